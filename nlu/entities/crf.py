@@ -1,0 +1,201 @@
+"""Conditional random field entity tagger (BILOU tags over regex tokens), after Rasa's CRFEntityExtractor."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Mapping, Sequence
+
+import sklearn_crfsuite
+from sklearn.base import BaseEstimator
+
+from nlu.entities._spans import (
+    OUTSIDE,
+    bilou_to_spans,
+    check_lengths,
+    entities_to_bilou,
+    make_entity,
+)
+from nlu.entities.gazetteer import TokenTrie
+from nlu.entities.patterns import compile_patterns
+from nlu.entities.tokenizer import Token, tokenize
+from nlu.registry import register
+
+_SHAPE_TABLE = str.maketrans(
+    {**{c: "X" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}, **{c: "x" for c in "abcdefghijklmnopqrstuvwxyz"},
+     **{c: "d" for c in "0123456789"}}
+)
+_REPEATS = re.compile(r"(.)\1+")
+
+
+def _shape(word: str) -> str:
+    """``Xxxx`` -> ``Xx``, ``ORD-12345`` -> ``X-d``: character classes with runs collapsed."""
+    shape = word.translate(_SHAPE_TABLE)
+    shape = "".join(c if c in "Xxd" or not c.isalpha() else ("X" if c.isupper() else "x") for c in shape)
+    return _REPEATS.sub(r"\1", shape)
+
+
+@register("CRFEntityExtractor.v1", "CRFEntityExtractor")
+class CRFEntityExtractor(BaseEstimator):
+    """Linear-chain CRF over hand-made token features (sklearn-crfsuite, L-BFGS).
+
+    Tags are BILOU; the label carries role and group (``entity#role@group``), split back on output.
+    ``confidence`` is the marginal probability of the predicted tags, the minimum over the span.
+
+    Features per token: lower-cased word, 2-4 character prefixes/suffixes, shape, digit/title/upper
+    flags, the words in a +-``window`` window and the bigrams around the token, the position from
+    either end, and, when given, membership in lookup ``tables`` (gazetteers) and matches of
+    ``patterns`` (regex features, as Rasa's RegexFeaturizer gives the CRF).
+
+    Defaults were tuned on the SNIPS validation split (see ``bench/entity_choice.py``).
+    """
+
+    kind = "entity_extractor"
+    from_data = {"tables": "lookups", "patterns": "regexes"}
+    name = "CRFEntityExtractor"
+
+    def __init__(
+        self,
+        c1: float = 0.05,
+        c2: float = 0.01,
+        max_iterations: int = 100,
+        algorithm: str = "lbfgs",
+        window: int = 2,
+        tables: Mapping[str, Sequence[str]] | None = None,
+        patterns: Sequence[tuple[str, str]] | None = None,
+    ):
+        self.c1 = c1
+        self.c2 = c2
+        self.max_iterations = max_iterations
+        self.algorithm = algorithm
+        self.window = window
+        self.tables = tables
+        self.patterns = patterns
+
+    # -- features -----------------------------------------------------------------------------
+
+    def _features(self, text: str, tokens: Sequence[Token]) -> list[list[str]]:
+        n = len(tokens)
+        lows = [t.text.lower() for t in tokens]
+        feats: list[list[str]] = []
+        for i, tok in enumerate(tokens):
+            w, low = tok.text, lows[i]
+            f = [
+                "bias",
+                "w=" + low,
+                "sh=" + _shape(w),
+                "p2=" + low[:2], "p3=" + low[:3], "p4=" + low[:4],
+                "s2=" + low[-2:], "s3=" + low[-3:], "s4=" + low[-4:],
+                "i=" + str(min(i, 4)),
+                "ri=" + str(min(n - 1 - i, 4)),
+            ]
+            if w.isdigit():
+                f.append("digit")
+            if w.istitle():
+                f.append("title")
+            if w.isupper():
+                f.append("upper")
+            for k in range(1, self.window + 1):
+                left = lows[i - k] if i - k >= 0 else "<s>"
+                right = lows[i + k] if i + k < n else "</s>"
+                f.append(f"w-{k}=" + left)
+                f.append(f"w+{k}=" + right)
+                if i - k >= 0 and k == 1:
+                    f.append("sh-1=" + _shape(tokens[i - 1].text))
+                if i + k < n and k == 1:
+                    f.append("sh+1=" + _shape(tokens[i + 1].text))
+            prev = lows[i - 1] if i else "<s>"
+            nxt = lows[i + 1] if i + 1 < n else "</s>"
+            f.append("b-=" + prev + "|" + low)
+            f.append("b+=" + low + "|" + nxt)
+            f.append("b-2=" + (lows[i - 2] if i >= 2 else "<s>") + "|" + prev)
+            f.append("b+2=" + nxt + "|" + (lows[i + 2] if i + 2 < n else "</s>"))
+            feats.append(f)
+
+        if self._trie:
+            for first, last, names in self._trie.matches(tokens):
+                for k in range(first, last):
+                    pos = "U" if last - first == 1 else "B" if k == first else "L" if k == last - 1 else "I"
+                    for name in names:
+                        feats[k].append(f"gaz={name}")
+                        feats[k].append(f"gaz={name}:{pos}")
+        if self._compiled:
+            for name, regex in self._compiled:
+                for m in regex.finditer(text):
+                    if m.end() == m.start():
+                        continue
+                    for k, tok in enumerate(tokens):
+                        if tok.start < m.end() and tok.end > m.start():
+                            feats[k].append(f"re={name}")
+        return feats
+
+    @property
+    def _trie(self) -> TokenTrie | None:
+        return getattr(self, "trie_", None)
+
+    @property
+    def _compiled(self):
+        return getattr(self, "compiled_patterns_", None)
+
+    # -- estimator ----------------------------------------------------------------------------
+
+    def fit(self, X: Sequence[str], y: Sequence[Sequence[dict]]):
+        check_lengths(X, y)
+        self.trie_ = TokenTrie(self.tables) if self.tables else None
+        self.compiled_patterns_ = compile_patterns(self.patterns) if self.patterns else None
+        xs, ys = [], []
+        for text, ents in zip(X, y):
+            tokens = tokenize(text)
+            if not tokens:
+                continue
+            xs.append(self._features(text, tokens))
+            ys.append(entities_to_bilou(tokens, ents or ()))
+        self.labels_ = sorted({t for tags in ys for t in tags if t != OUTSIDE})
+        if not self.labels_:
+            self.crf_ = None  # nothing to learn: predicts no entities
+            return self
+        self.crf_ = sklearn_crfsuite.CRF(
+            algorithm=self.algorithm,
+            c1=self.c1 if self.algorithm == "lbfgs" else None,
+            c2=self.c2,
+            max_iterations=self.max_iterations,
+            all_possible_transitions=True,
+        )
+        self.crf_.fit(xs, ys)
+        return self
+
+    def predict(self, X: Sequence[str]) -> list[list[dict]]:
+        if not hasattr(self, "labels_"):
+            raise RuntimeError("CRFEntityExtractor is not fitted; call fit first")
+        if self.crf_ is None:
+            return [[] for _ in X]
+        tagger = self.crf_.tagger_
+        out = []
+        with self._get_lock():
+            for text in X:
+                tokens = tokenize(text)
+                if not tokens:
+                    out.append([])
+                    continue
+                tagger.set(self._features(text, tokens))
+                tags = tagger.tag()
+                ents = []
+                for first, last, label in bilou_to_spans(tags):
+                    conf = min(tagger.marginal(tags[k], k) for k in range(first, last))
+                    ents.append(
+                        make_entity(text, tokens[first].start, tokens[last - 1].end, label, conf, self.name)
+                    )
+                out.append(ents)
+        return out
+
+    # the pycrfsuite tagger holds per-call state: one predict at a time per instance
+    def _get_lock(self) -> threading.Lock:
+        lock = self.__dict__.get("_lock")
+        if lock is None:
+            lock = self.__dict__.setdefault("_lock", threading.Lock())
+        return lock
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_lock", None)
+        return state

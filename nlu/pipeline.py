@@ -1,0 +1,137 @@
+"""An NLU pipeline: components built from config, trained together, parsing into Rasa's shape.
+
+Component kinds, in the order a message meets them:
+``featurizer`` (texts -> feature matrices, stacked) -> ``intent_classifier`` ->
+``entity_extractor`` (each finds entities; their outputs are merged) ->
+``entity_processor`` (rewrites entities: synonyms) -> ``fallback`` (weak intents).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+
+from nlu import registry
+from nlu.entities.merge import merge_entities
+from nlu.progress import Progress
+from nlu.training_data import TrainingData
+
+KINDS = ("featurizer", "intent_classifier", "entity_extractor", "entity_processor", "fallback")
+RANKING_LENGTH = 10
+
+
+class TrainingError(ValueError):
+    pass
+
+
+class Pipeline:
+    def __init__(self, components: list):
+        for component in components:
+            if getattr(component, "kind", None) not in KINDS:
+                raise ValueError(f"{type(component).__name__} is not an NLU component (no known `kind`)")
+        classifiers = [c for c in components if c.kind == "intent_classifier"]
+        if len(classifiers) > 1:
+            raise ValueError("a pipeline has at most one intent classifier")
+        self.components = components
+
+    @classmethod
+    def from_config(cls, config: dict) -> Pipeline:
+        components = []
+        for spec in config["pipeline"]:
+            params = {k: v for k, v in spec.items() if k != "name"}
+            components.append(registry.create(spec["name"], **params))
+        return cls(components)
+
+    def _of_kind(self, kind):
+        return [c for c in self.components if c.kind == kind]
+
+    @property
+    def intent_classifier(self):
+        found = self._of_kind("intent_classifier")
+        return found[0] if found else None
+
+    # training -----------------------------------------------------------------------------
+
+    def fit(self, data: TrainingData, progress: Progress | None = None) -> Pipeline:
+        progress = progress or Progress()
+        examples = data.intent_examples
+        texts = [e.text for e in examples]
+        intents = np.array([e.intent for e in examples])
+        if self.intent_classifier is not None and len(set(intents)) < 2:
+            raise TrainingError("the training data needs examples of at least two intents")
+        for component in self.components:
+            _fill_from_data(component, data)
+
+        if self.intent_classifier is not None:
+            features = self._features(texts, progress, fit=True)
+            with progress.step(f"Training intent classifier on {len(texts)} examples"):
+                self.intent_classifier.fit(features, intents)
+
+        all_texts = data.texts
+        gold = [[ent.as_dict() for ent in e.entities] for e in data.examples]
+        for component in self._of_kind("entity_extractor") + self._of_kind("entity_processor"):
+            with progress.step(f"Training {type(component).__name__}"):
+                component.fit(all_texts, gold)
+        for component in self._of_kind("fallback"):
+            component.fit()
+        return self
+
+    def _features(self, texts, progress: Progress, fit=False):
+        blocks = []
+        for featurizer in self._of_kind("featurizer"):
+            name = type(featurizer).__name__
+            if fit:
+                featurizer.fit(texts)
+            if hasattr(featurizer, "encoder"):  # dense encoders are the slow step: show a bar
+                with progress.step(f"{name}: embedding {len(texts)} texts", total=len(texts)) as advance:
+                    blocks.append(featurizer.transform(texts, progress=advance))
+            else:
+                blocks.append(featurizer.transform(texts))
+        return sparse.hstack(blocks, format="csr") if blocks else None
+
+    # parsing ------------------------------------------------------------------------------
+
+    def parse(self, text: str) -> dict:
+        return self.parse_batch([text])[0]
+
+    def parse_batch(self, texts: list[str]) -> list[dict]:
+        texts = list(texts)
+        if not texts:
+            return []
+        intents, rankings = self._classify(texts)
+        entities = self._extract(texts)
+        results = []
+        for text, intent, ranking, found in zip(texts, intents, rankings, entities):
+            for fallback in self._of_kind("fallback"):
+                intent = fallback.apply(intent, ranking)
+            results.append({"text": text, "intent": intent, "entities": found, "intent_ranking": ranking})
+        return results
+
+    def _classify(self, texts):
+        classifier = self.intent_classifier
+        if classifier is None:
+            empty = {"name": None, "confidence": 0.0}
+            return [dict(empty) for _ in texts], [[] for _ in texts]
+        probabilities = classifier.predict_proba(self._features(texts, Progress()))
+        classes = classifier.classes_
+        intents, rankings = [], []
+        for row in probabilities:
+            top = np.argsort(-row)[:RANKING_LENGTH]
+            ranking = [{"name": str(classes[i]), "confidence": float(row[i])} for i in top]
+            intents.append(dict(ranking[0]))
+            rankings.append(ranking)
+        return intents, rankings
+
+    def _extract(self, texts):
+        per_extractor = [extractor.predict(texts) for extractor in self._of_kind("entity_extractor")]
+        merged = [merge_entities([found[i] for found in per_extractor]) for i in range(len(texts))]
+        for processor in self._of_kind("entity_processor"):
+            merged = processor.process(texts, merged)
+        return merged
+
+
+def _fill_from_data(component, data: TrainingData) -> None:
+    """Give components that learn from the data's resources (regexes, lookups...) those resources."""
+    for param, attribute in getattr(component, "from_data", {}).items():
+        if component.get_params().get(param) is None:
+            component.set_params(**{param: getattr(data, attribute)})

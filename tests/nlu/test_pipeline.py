@@ -1,0 +1,136 @@
+import numpy as np
+import pytest
+
+from nlu import load_data, load_model, registry, train, train_pipeline
+from nlu.config import ConfigError, default_config, load_config
+from nlu.intents import FALLBACK_INTENT, FallbackClassifier, LogisticRegressionIntentClassifier
+from nlu.model import ModelNotFoundError, resolve_model_path
+from nlu.pipeline import Pipeline, TrainingError
+from nlu.training_data import Example, TrainingData
+
+
+def test_registry_knows_versioned_and_plain_names():
+    assert registry.get("CRFEntityExtractor") is registry.get("CRFEntityExtractor.v1")
+    assert "LogisticRegressionIntentClassifier.v1" in registry.names()
+
+
+def test_registry_rejects_unknown_names_and_bad_parameters():
+    with pytest.raises(registry.UnknownComponentError, match="known components: .*WordNgramFeaturizer"):
+        registry.get("NoSuchThing")
+    with pytest.raises(ValueError, match="bad parameters for component 'FallbackClassifier'"):
+        registry.create("FallbackClassifier", treshold=0.5)
+
+
+def test_fallback_on_low_confidence_and_on_ambiguity():
+    fallback = FallbackClassifier(threshold=0.4, ambiguity_threshold=0.1)
+    strong = [{"name": "a", "confidence": 0.8}, {"name": "b", "confidence": 0.1}]
+    weak = [{"name": "a", "confidence": 0.35}, {"name": "b", "confidence": 0.05}]
+    close = [{"name": "a", "confidence": 0.48}, {"name": "b", "confidence": 0.45}]
+    assert fallback.apply(dict(strong[0]), strong) == strong[0]
+    assert fallback.apply(dict(weak[0]), weak) == {"name": FALLBACK_INTENT, "confidence": 0.4}
+    assert fallback.apply(dict(close[0]), close)["name"] == FALLBACK_INTENT
+
+
+def test_temperature_scaled_probabilities_are_distributions():
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(loc, 1.0, size=(60, 5)) for loc in (-3, 0, 3)])
+    y = np.repeat(["low", "mid", "high"], 60)
+    model = LogisticRegressionIntentClassifier(C=1.0).fit(X, y)
+    proba = model.predict_proba(X)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    assert model.temperature_ > 0
+    assert (model.predict(X) == y).mean() > 0.9
+
+
+def test_config_defaults_and_rasa_translation(tmp_path):
+    assert load_config(None) == default_config()
+    rasa = tmp_path / "config.yml"
+    rasa.write_text(
+        "language: en\npipeline:\n  - name: WhitespaceTokenizer\n  - name: DIETClassifier\n    epochs: 100\n"
+        "  - name: FallbackClassifier\n    threshold: 0.7\n    ambiguity_threshold: 0.1\n"
+        "  - name: DucklingEntityExtractor\n    url: http://localhost:8000\n    dimensions: [time, number]\n"
+    )
+    names = [c["name"] for c in load_config(rasa)["pipeline"]]
+    assert names == [c["name"] for c in default_config()["pipeline"]]
+    pipeline = load_config(rasa)["pipeline"]
+    assert {"name": "FallbackClassifier", "threshold": 0.7, "ambiguity_threshold": 0.1} in pipeline
+    assert {"name": "ValueExtractor", "dimensions": ["time", "number"]} in pipeline
+
+
+def test_config_errors_name_the_file_and_line(tmp_path):
+    bad = tmp_path / "config.yml"
+    bad.write_text("pipeline:\n  - name: WordNgramFeaturizer\n   - oops: [\n")
+    with pytest.raises(ConfigError, match=r"config.yml:\d+: invalid YAML"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "missing.yml")
+
+
+def test_pipeline_parses_into_rasa_shape(shop_nlu, sparse_config):
+    pipeline = train_pipeline(load_data(shop_nlu), sparse_config)
+    result = pipeline.parse("please cancel order ORD-12121 now")
+    assert set(result) == {"text", "intent", "entities", "intent_ranking"}
+    assert result["intent"]["name"] == "cancel_order"
+    ranking = result["intent_ranking"]
+    assert [r["confidence"] for r in ranking] == sorted((r["confidence"] for r in ranking), reverse=True)
+    assert sum(r["confidence"] for r in ranking) <= 1.0 + 1e-6
+    order = [e for e in result["entities"] if e["entity"] == "order_id"]
+    assert order and order[0]["value"] == "ORD-12121"
+    assert result["text"][order[0]["start"] : order[0]["end"]] == "ORD-12121"
+    assert {"start", "end", "value", "entity", "confidence", "extractor"} <= set(order[0])
+
+
+def test_pipeline_applies_synonyms_and_lookups(shop_nlu, sparse_config):
+    pipeline = train_pipeline(load_data(shop_nlu), sparse_config)
+    cities = [e for e in pipeline.parse("ship it to nyc")["entities"] if e["entity"] == "city"]
+    assert cities and cities[0]["value"] == "New York"
+
+
+def test_fallback_keeps_the_ranking(shop_nlu, sparse_config):
+    config = dict(sparse_config)
+    config["pipeline"] = [c for c in sparse_config["pipeline"] if c["name"] != "FallbackClassifier"]
+    config["pipeline"].append({"name": "FallbackClassifier", "threshold": 0.99})
+    result = train_pipeline(load_data(shop_nlu), config).parse("hello")
+    assert result["intent"] == {"name": FALLBACK_INTENT, "confidence": 0.99}
+    assert result["intent_ranking"][0]["name"] == "greet"
+
+
+def test_training_needs_two_intents(sparse_config):
+    data = TrainingData([Example("hi", "greet"), Example("hello", "greet")])
+    with pytest.raises(TrainingError, match="at least two intents"):
+        Pipeline.from_config(sparse_config).fit(data)
+
+
+def test_default_pipeline_model_round_trip(trained_model_path, shop_nlu):
+    model = load_model(trained_model_path)
+    texts = ["where is ORD-12345", "what's your return policy", "hi there", "cancel it please"]
+    first = model.parse_batch(texts)
+    assert [p["intent"]["name"] for p in first] == ["track_order", "check_refund_policy", "greet", "cancel_order"]
+    again = load_model(trained_model_path).parse_batch(texts)
+    assert again == first
+    assert model.metadata["training_data"]["examples"] == len(load_data(shop_nlu).examples)
+
+
+def test_training_again_reuses_the_model_until_data_changes(shop_nlu, sparse_config, tmp_path):
+    import yaml
+
+    config = tmp_path / "config.yml"
+    config.write_text(yaml.safe_dump(sparse_config))
+    first, trained = train(shop_nlu, config, tmp_path / "models")
+    assert trained
+    second, trained_again = train(shop_nlu, config, tmp_path / "models")
+    assert (second, trained_again) == (first, False)
+    changed = tmp_path / "nlu.yml"
+    changed.write_text(shop_nlu.read_text() + "- intent: goodbye\n  examples: |\n    - bye\n    - see you\n")
+    third, trained_third = train(changed, config, tmp_path / "models")
+    assert trained_third and third != first
+    assert resolve_model_path(tmp_path / "models") == third
+
+
+def test_loading_a_bad_model_file_fails_clearly(tmp_path):
+    bogus = tmp_path / "nlu-20240101-000000-abc.tar.gz"
+    bogus.write_bytes(b"not a model")
+    with pytest.raises(ModelNotFoundError, match="not a Desk NLU model"):
+        load_model(bogus)
+    with pytest.raises(ModelNotFoundError, match="run `desk train nlu` first"):
+        load_model(tmp_path / "empty") if (tmp_path / "empty").mkdir() is None else None
