@@ -25,7 +25,9 @@ DEFAULT_PIPELINE: list[dict] = [
     {"name": "LookupEntityExtractor"},
     {"name": "ValueExtractor"},
     {"name": "EntitySynonymMapper"},
-    {"name": "FallbackClassifier"},
+    # Chosen on CLINC150's validation split and a held-out fifth of BANKING77's training set:
+    # catches most out-of-scope messages while costing in-scope accuracy almost nothing.
+    {"name": "FallbackClassifier", "threshold": 0.25, "ambiguity_threshold": 0.0},
 ]
 
 # Rasa components whose job Desk's default pipeline does in its own way.

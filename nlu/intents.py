@@ -64,12 +64,12 @@ class FallbackClassifier(BaseEstimator):
 
     ``threshold``: minimum confidence of the top intent. ``ambiguity_threshold``: minimum
     margin between the top two. The ranking is kept unchanged, so the dialogue can offer
-    the top candidates to the user.
+    the top candidates to the user. The defaults are Rasa's.
     """
 
     kind = "fallback"
 
-    def __init__(self, threshold=0.3, ambiguity_threshold=0.05):
+    def __init__(self, threshold=0.3, ambiguity_threshold=0.1):
         self.threshold = threshold
         self.ambiguity_threshold = ambiguity_threshold
 
@@ -89,9 +89,14 @@ class FallbackClassifier(BaseEstimator):
         return intent
 
 
+MIN_CALIBRATION_EXAMPLES = 100
+
+
 def _can_hold_out(y, size) -> bool:
+    """Enough data to spare a stratified slice large enough to fit a temperature on."""
     _, counts = np.unique(y, return_counts=True)
-    return len(counts) > 1 and counts.min() >= 2 and int(len(y) * size) >= len(counts)
+    held_out = int(len(y) * size)
+    return counts.min() >= 2 and held_out >= max(len(counts), MIN_CALIBRATION_EXAMPLES)
 
 
 def _softmax(logits):

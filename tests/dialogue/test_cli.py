@@ -47,7 +47,8 @@ def test_a_bad_data_file_names_file_and_line_exits_2_and_writes_nothing(tmp_path
     data = tmp_path / "data"
     data.mkdir()
     (data / "nlu.yml").write_text(
-        'version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n    - hi\n    - hello [there(entity)\n'
+        'version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n    - hi\n    - hello [there]{"entity": oops}\n'
+        '- intent: bye\n  examples: |\n    - bye\n'
     )
     models = tmp_path / "models"
     result = desk("train", "nlu", "--nlu", data, "--out", models)
