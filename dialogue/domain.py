@@ -64,6 +64,7 @@ _SECTIONS = (
 )
 _SLOT_KEYS = ("type", "influence_conversation", "initial_value", "values", "min_value", "max_value", "mappings")
 _MAPPING_KEYS = ("type", "entity", "role", "group", "intent", "not_intent", "value", "action", "conditions")
+_PLURALS = {"intent": "intents", "entity": "entities", "action": "actions"}
 _SESSION_DEFAULT = {"session_expiration_time": 60, "carry_over_slots_to_new_session": True}
 _TRUE = frozenset({"true", "yes", "y", "on", "1"})
 _FALSE = frozenset({"false", "no", "n", "off", "0"})
@@ -303,9 +304,9 @@ class Domain:
         for form in self.forms.values():
             for index, slot in enumerate(form.required_slots):
                 if slot not in self.slots:
-                    where = self.source("required_slot", form.name, index) or self.source("form", form.name)
+                    where = self.source("required_slot", form.name, index)
                     raise DomainError(
-                        where.path if where else "<domain>",
+                        where.path if where else "domain",
                         where.line if where else None,
                         f"form {form.name!r} requires slot {slot!r}, which is not declared under `slots`",
                     )
@@ -473,7 +474,7 @@ def _read_version(file: _File, node: Node) -> None:
 def _named_items(file: _File, node: Node, kind: str, check: Callable[[str, Node, Node], None]) -> None:
     """``- name`` or ``- name: {properties}`` items, names unique."""
     seen: set[str] = set()
-    for item in file.sequence(node, f"`{kind}s`"):
+    for item in file.sequence(node, f"`{_PLURALS[kind]}`"):
         if isinstance(item, MappingNode):
             entries = fields(item, file.path)
             if len(entries) != 1:
@@ -523,7 +524,8 @@ def _read_slots(file: _File, node: Node) -> None:
         file.text(key, "a slot name")
         file.note(key, "slot", name)
         if not isinstance(spec, MappingNode):
-            raise file.fail(spec if not is_null(spec) else key, f"slot {name!r} must be a mapping with `type` and `mappings`")
+            where = key if is_null(spec) else spec
+            raise file.fail(where, f"slot {name!r} must be a mapping with `type` and `mappings`")
         entries = fields(spec, file.path)
         file.only(entries, _SLOT_KEYS, f"in slot {name!r}")
         for required in ("type", "mappings"):
@@ -538,7 +540,8 @@ def _read_slots(file: _File, node: Node) -> None:
         if "influence_conversation" in entries:
             influence = file.flag(entries["influence_conversation"][1], "`influence_conversation`")
             if influence and slot_type == "any":
-                raise file.fail(entries["influence_conversation"][1], f"slot {name!r} of type `any` cannot influence the conversation")
+                message = f"slot {name!r} of type `any` cannot influence the conversation"
+                raise file.fail(entries["influence_conversation"][1], message)
         _check_slot_type_keys(file, name, slot_type, entries)
         for index, mapping in enumerate(file.sequence(entries["mappings"][1], f"`mappings` of slot {name!r}")):
             _check_mapping(file, name, mapping)
@@ -546,7 +549,8 @@ def _read_slots(file: _File, node: Node) -> None:
         if "initial_value" in entries:
             initial = value(entries["initial_value"][1], file.path)
             if initial is not None and _slot(name, value(spec, file.path)).coerce(initial) is None:
-                raise file.fail(entries["initial_value"][1], f"`initial_value` {initial!r} does not fit slot {name!r} of type {slot_type}")
+                message = f"`initial_value` {initial!r} does not fit slot {name!r} of type {slot_type}"
+                raise file.fail(entries["initial_value"][1], message)
 
 
 def _check_slot_type_keys(file: _File, name: str, slot_type: str, entries: dict) -> None:
@@ -623,7 +627,9 @@ def _read_forms(file: _File, node: Node) -> None:
         if "required_slots" in entries:
             required = entries["required_slots"][1]
             if isinstance(required, MappingNode):
-                raise file.fail(required, f"`required_slots` of form {name!r} must be a list of slot names (slot mappings belong under `slots`)")
+                message = f"`required_slots` of form {name!r} must be a list of slot names"
+                message += " (mappings belong under `slots`)"
+                raise file.fail(required, message)
             file.texts(required, "`required_slots`")
             for index, item in enumerate(file.sequence(required, "`required_slots`")):
                 file.note(item, "required_slot", name, index)

@@ -426,7 +426,8 @@ def validate_event(event: Any, now: float | None = None) -> dict:
         check.required_str("intent")
         check.required_str("date_time")
         try:
-            fields["date_time"] = datetime.fromisoformat(event["date_time"]).isoformat()
+            raw = event["date_time"]
+            fields["date_time"] = datetime.fromisoformat(raw[:-1] + "+00:00" if raw.endswith("Z") else raw).isoformat()
         except ValueError:
             check.fail(f"'date_time' must be an ISO 8601 date-time, got {event['date_time']!r}")
         check.entity_list("entities", required=False)

@@ -251,7 +251,8 @@ class _Reader:
                 flags[key] = value(entries[key][1], self.path)
                 if not isinstance(flags[key], bool):
                     raise self.fail(entries[key][1], f"`{key}` must be true or false")
-        return Rule(name, steps, condition, flags["conversation_start"], flags["wait_for_user_input"], Source(self.path, line(node)))
+        source = Source(self.path, line(node))
+        return Rule(name, steps, condition, flags["conversation_start"], flags["wait_for_user_input"], source)
 
     def named(self, node: Node, entries: dict, kind: str) -> str:
         if kind not in entries:
@@ -304,8 +305,8 @@ class _Reader:
         if "intent" in entries:
             intent = self.text(entries["intent"][1], "`intent`").strip().removeprefix("/")
         if "user" not in entries:
-            entities = [self.entity(item) for item in self.sequence(entries["entities"][1], "`entities`")] if "entities" in entries else []
-            return UserStep(intent, entities, None, at)
+            items = self.sequence(entries["entities"][1], "`entities`") if "entities" in entries else []
+            return UserStep(intent, [self.entity(item) for item in items], None, at)
         if "entities" in entries:
             raise self.fail(entries["entities"][0], "with `user:` text, mark entities up in the text instead")
         node = entries["user"][1]

@@ -358,7 +358,8 @@ class DialogueStateTracker:
         self._applied: list = []  # Rasa's applied events of the current session
         self._replayed: list = []  # state after replaying self._applied[: i + 1] from the base state
         self._loop_names: set = set()
-        self._executed: set = set()  # action names executed since the applied list was last reset
+        # executions per action name since the applied list was last reset
+        self._executed: dict[str, int] = {}
         self._applied_start = 0
         self._restart_index = 0
         self._session_index = 0
@@ -400,12 +401,15 @@ class DialogueStateTracker:
             self._state = new if self._state is before else self._transition(self._state, event)
             replayed.append(new)
             if type_name == "action":
-                self._executed.add(event.get("name"))
+                name = event.get("name")
+                self._executed[name] = self._executed.get(name, 0) + 1
             elif type_name == "active_loop":
                 name = event.get("name")
                 if name and name not in self._loop_names:
                     self._loop_names.add(name)
-                    if name in self._executed:
+                    # Rasa computes the loop names over all events, so a loop action that ran
+                    # more than once before its loop was first activated is judged again.
+                    if self._executed.get(name, 0) > 1:
                         self._rebuild_applied()
         elif outcome == "revert":
             # Rasa resets the tracker and replays the applied events.
@@ -416,7 +420,7 @@ class DialogueStateTracker:
             self._applied_start = index + 1
         else:  # a repeated loop execution: applied to the state, but not to the applied list
             self._state = self._transition(self._state, event)
-            self._executed.add(event.get("name"))
+            self._executed[event["name"]] = self._executed.get(event["name"], 0) + 1
             if removed_from is not None:
                 self._replay_from(removed_from)
 
@@ -622,7 +626,7 @@ class DialogueStateTracker:
         new._applied = list(self._applied)
         new._replayed = list(self._replayed)
         new._loop_names = set(self._loop_names)
-        new._executed = set(self._executed)
+        new._executed = dict(self._executed)
         return new
 
     def __repr__(self) -> str:

@@ -19,6 +19,7 @@ from nlu.readers.errors import TrainingDataError
 from nlu.readers.rasa_yaml import _compose, _fields, _is_null, _line
 
 __all__ = [
+    "YAML_SUFFIXES",
     "Source",
     "errors_as",
     "fields",

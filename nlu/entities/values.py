@@ -122,13 +122,22 @@ def _as_number(amount: Decimal | float | int):
     return int(value) if value.is_integer() and abs(value) < 2**53 else value
 
 
+@lru_cache(maxsize=1)
+def _number_vocabulary() -> frozenset[str]:
+    """English cardinal words number-parser knows (``one`` ... ``nineteen``, tens, ``hundred``...)."""
+    from number_parser.parser import LanguageData
+
+    return frozenset(LanguageData("en").all_numbers)
+
+
 @lru_cache(maxsize=4096)
 def _number_word(word: str):
+    """The value of a single English number word, or ``None``."""
+    if word not in _number_vocabulary():
+        return None
     from number_parser import parse_number
 
-    if not word.isalpha():
-        return None
-    return parse_number(word)
+    return parse_number(word, language="en")
 
 
 @register("ValueExtractor.v1", "ValueExtractor", "DucklingEntityExtractor")
@@ -371,7 +380,7 @@ class ValueExtractor(BaseEstimator):
 def _parse_words(run: str):
     from number_parser import parse_number
 
-    return parse_number(run)
+    return parse_number(run, language="en")
 
 
 def _windows(text: str, hits: list[tuple[int, int]], before: int = 1, after: int = 2) -> list[tuple[int, int]]:
