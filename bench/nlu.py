@@ -27,6 +27,14 @@ RESULTS = ROOT / "bench" / "results"
 sys.path.insert(0, str(ROOT))
 
 
+def peak_rss_mb() -> float:
+    """This process's own high-water mark (``ru_maxrss`` would include the parent's, inherited at fork)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def probe(model_path: str, test_path: str) -> dict:
     """Run in a fresh process: what a serving process costs."""
     started = time.perf_counter()
@@ -51,7 +59,7 @@ def probe(model_path: str, test_path: str) -> dict:
         "parse_p50_ms": round(latencies[len(latencies) // 2], 2),
         "parse_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 2),
         "batch_msgs_per_s": round(len(texts) / batch_s, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 

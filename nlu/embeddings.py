@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
@@ -72,7 +73,7 @@ def _export_onnx(model_dir: Path, target: Path) -> None:
 class SentenceEncoder:
     """Encodes texts into L2-normalised vectors (``float32``, 384 dimensions)."""
 
-    def __init__(self, name: str = DEFAULT_ENCODER, threads: int | None = None):
+    def __init__(self, name: str = DEFAULT_ENCODER, workers: int | None = None):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -81,9 +82,13 @@ class SentenceEncoder:
         if not onnx_path.exists():
             onnx_path.parent.mkdir(parents=True, exist_ok=True)
             _export_onnx(model_dir, onnx_path)
+        # One thread per run: a single message is fastest that way, and a busy machine does
+        # not stall on spinning thread pools. Large batches run several batches at once instead.
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        self.workers = workers or min(4, os.cpu_count() or 1)
         self.name = name
         self._session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
@@ -100,11 +105,19 @@ class SentenceEncoder:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         # Batches of similar length waste little time on padding.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for begin in range(0, len(order), batch_size):
-            rows = order[begin : begin + batch_size]
+        batches = [order[begin : begin + batch_size] for begin in range(0, len(order), batch_size)]
+
+        def embed(rows):
             out[rows] = self._run([texts[i] for i in rows])
             if progress:
                 progress(len(rows))
+
+        if len(batches) == 1 or self.workers == 1:
+            for rows in batches:
+                embed(rows)
+        else:  # onnxruntime releases the GIL while it runs
+            with ThreadPoolExecutor(self.workers) as pool:
+                list(pool.map(embed, batches))
         return out
 
     def _run(self, texts: list[str]) -> np.ndarray:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import sparse
+from sklearn import config_context
 
 from nlu import registry
 from nlu.entities.merge import merge_entities
@@ -98,7 +99,10 @@ class Pipeline:
         texts = list(texts)
         if not texts:
             return []
-        intents, rankings = self._classify(texts)
+        # Inputs were validated when the model was fitted; re-checking them per message costs
+        # more than the prediction itself.
+        with config_context(assume_finite=True, skip_parameter_validation=True):
+            intents, rankings = self._classify(texts)
         entities = self._extract(texts)
         results = []
         for text, intent, ranking, found in zip(texts, intents, rankings, entities):
