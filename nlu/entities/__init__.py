@@ -9,10 +9,11 @@ from nlu.entities.merge import merge_entities
 from nlu.entities.patterns import RegexEntityExtractor
 from nlu.entities.spacy_ner import SpacyNEREntityExtractor
 from nlu.entities.synonyms import EntitySynonymMapper
-from nlu.entities.values import ValueExtractor
+from nlu.entities.values import DucklingEntityExtractor, ValueExtractor
 
 __all__ = [
     "CRFEntityExtractor",
+    "DucklingEntityExtractor",
     "EntitySynonymMapper",
     "LookupEntityExtractor",
     "RegexEntityExtractor",

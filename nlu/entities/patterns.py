@@ -11,7 +11,7 @@ from nlu.entities._spans import check_lengths, make_entity
 from nlu.registry import register
 
 
-def compile_patterns(patterns: Sequence[tuple[str, str]] | None) -> list[tuple[str, re.Pattern]]:
+def compile_patterns(patterns: Sequence[tuple[str, str]] | None, flags: int = 0) -> list[tuple[str, re.Pattern]]:
     """``[(name, compiled)]``; an invalid pattern raises ``ValueError`` naming it."""
     compiled = []
     for item in patterns or ():
@@ -20,7 +20,7 @@ def compile_patterns(patterns: Sequence[tuple[str, str]] | None) -> list[tuple[s
         except (TypeError, ValueError):
             raise ValueError(f"a regex must be a (name, pattern) pair, got {item!r}") from None
         try:
-            compiled.append((str(name), re.compile(pattern)))
+            compiled.append((str(name), re.compile(pattern, flags)))
         except (re.error, TypeError) as exc:
             raise ValueError(f"invalid regex {pattern!r} for {name!r}: {exc}") from None
     return compiled
@@ -31,21 +31,23 @@ class RegexEntityExtractor(BaseEstimator):
     """Every non-empty match of each ``(entity, pattern)`` is an entity with confidence 1.0.
 
     Matches of one pattern do not overlap each other (``re.finditer``); matches of different
-    patterns may. Output is sorted by start (pattern order among equal spans). Patterns are case-sensitive unless they
-    say otherwise (``(?i)...``).
+    patterns may. Output is sorted by start (pattern order among equal spans).
+
+    ``case_sensitive`` defaults to ``False``, as in Rasa.
     """
 
     kind = "entity_extractor"
     from_data = {"patterns": "regexes"}
     name = "RegexEntityExtractor"
 
-    def __init__(self, patterns: Sequence[tuple[str, str]] | None = None):
+    def __init__(self, patterns: Sequence[tuple[str, str]] | None = None, case_sensitive: bool = False):
         self.patterns = patterns
+        self.case_sensitive = case_sensitive
 
     def fit(self, X: Sequence[str] | None = None, y=None):
         if X is not None:
             check_lengths(X, y)
-        self.compiled_ = compile_patterns(self.patterns)
+        self.compiled_ = compile_patterns(self.patterns, 0 if self.case_sensitive else re.IGNORECASE)
         return self
 
     def predict(self, X: Sequence[str]) -> list[list[dict]]:

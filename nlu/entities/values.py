@@ -60,9 +60,9 @@ _MONEY_RE = re.compile(
     rf"""
     (?<![\w.,$€£¥₹₩])
     (?:
-        (?P<pre>{_SYM}|\b(?:{_ISO_CODES})\b\s?)\s?(?P<num1>{_NUM})(?:\s?(?P<mult1>k|thousand|million|mn|m|bn|billion)\b)?
+        (?P<pre>{_SYM}|\b(?-i:{_ISO_CODES})\b\s?)\s?(?P<num1>{_NUM})(?:\s?(?P<mult1>k|thousand|million|mn|m|bn|billion)\b)?
       | (?P<num2>{_NUM})(?:\s?(?P<mult2>k|thousand|million|mn|bn|billion)\b)?\s?
-        (?P<post>{_SYM}|\b(?:{_ISO_CODES})\b|\b(?:{_UNIT_WORD})\b)
+        (?P<post>{_SYM}|\b(?-i:{_ISO_CODES})\b|\b(?:{_UNIT_WORD})\b)
     )
     (?![\w$€£¥₹₩])
     """,
@@ -140,7 +140,7 @@ def _number_word(word: str):
     return parse_number(word, language="en")
 
 
-@register("ValueExtractor.v1", "ValueExtractor", "DucklingEntityExtractor")
+@register("ValueExtractor.v1", "ValueExtractor")
 class ValueExtractor(BaseEstimator):
     """Extracts structured values by dimension; needs no training (``fit`` only checks parameters).
 
@@ -158,7 +158,7 @@ class ValueExtractor(BaseEstimator):
         The "now" that relative dates (``tomorrow``, ``in 2 hours``) count from; ``None`` means
         the current local time at prediction.
 
-    Values: ``number`` an ``int`` or ``float``; ``amount-of-money`` the amount (``float``), with
+    Values: ``number`` an ``int`` or ``float``; ``amount-of-money`` the amount (``int`` or ``float``), with
     ``additional_info = {"value", "unit"}`` (``unit`` an ISO 4217 code); ``time`` an ISO 8601
     string without time zone, with ``additional_info = {"value", "grain"}``; ``phone-number``
     E.164; ``email`` and ``url`` the text as written.
@@ -178,6 +178,9 @@ class ValueExtractor(BaseEstimator):
         self.region = region
         self.currency = currency
         self.relative_base = relative_base
+
+    def _region(self) -> str:
+        return self.region
 
     def _dims(self) -> tuple[str, ...]:
         if self.dimensions is None:
@@ -222,14 +225,14 @@ class ValueExtractor(BaseEstimator):
 
     # -- finders ------------------------------------------------------------------------------
 
-    def _entity(self, start: int, end: int, text: str, dim: str, value, info: dict | None = None) -> dict:
+    def _entity(self, start: int, end: int, dim: str, value, info: dict | None = None) -> dict:
         out = {"start": start, "end": end, "value": value, "entity": dim, "confidence": 1.0, "extractor": self.name}
         out["additional_info"] = {"value": value, **(info or {})}
         return out
 
     def _emails(self, text: str) -> list[dict]:
         return [
-            self._entity(m.start(), m.end(), text, "email", m.group(), {"domain": m.group().rpartition("@")[2].lower()})
+            self._entity(m.start(), m.end(), "email", m.group(), {"domain": m.group().rpartition("@")[2].lower()})
             for m in _EMAIL_RE.finditer(text)
         ]
 
@@ -240,7 +243,7 @@ class ValueExtractor(BaseEstimator):
             if len(url) <= 4 or url.lower() in ("http://", "https://"):
                 continue
             host = urlsplit(url if "://" in url else "http://" + url).hostname or ""
-            out.append(self._entity(m.start(), m.start() + len(url), text, "url", url, {"domain": host}))
+            out.append(self._entity(m.start(), m.start() + len(url), "url", url, {"domain": host}))
         return out
 
     def _money(self, text: str) -> list[dict]:
@@ -261,7 +264,7 @@ class ValueExtractor(BaseEstimator):
             if marker.lower() in _CENT_WORDS:
                 amount = amount / 100
             value = _as_number(amount)
-            out.append(self._entity(m.start(), m.end(), text, "amount-of-money", value, {"unit": unit}))
+            out.append(self._entity(m.start(), m.end(), "amount-of-money", value, {"unit": unit}))
         return out
 
     def _currency_code(self, marker: str) -> str:
@@ -280,14 +283,14 @@ class ValueExtractor(BaseEstimator):
         import phonenumbers
 
         out = []
-        for m in phonenumbers.PhoneNumberMatcher(text, self.region, leniency=phonenumbers.Leniency.VALID):
+        for m in phonenumbers.PhoneNumberMatcher(text, self._region(), leniency=phonenumbers.Leniency.VALID):
             e164 = phonenumbers.format_number(m.number, phonenumbers.PhoneNumberFormat.E164)
             info = {
                 "country_code": m.number.country_code,
                 "region": phonenumbers.region_code_for_number(m.number),
                 "national": phonenumbers.format_number(m.number, phonenumbers.PhoneNumberFormat.NATIONAL),
             }
-            out.append(self._entity(m.start, m.end, text, "phone-number", e164, info))
+            out.append(self._entity(m.start, m.end, "phone-number", e164, info))
         return out
 
     def _times(self, text: str) -> list[dict]:
@@ -338,7 +341,7 @@ class ValueExtractor(BaseEstimator):
             if grain not in ("hour", "minute"):
                 when = when.replace(hour=0, minute=0, second=0, microsecond=0)
             value = when.isoformat()
-            out.append(self._entity(start, end, text, "time", value, {"grain": grain}))
+            out.append(self._entity(start, end, "time", value, {"grain": grain}))
         return out
 
     def _numbers(self, text: str) -> list[dict]:
@@ -349,7 +352,7 @@ class ValueExtractor(BaseEstimator):
             tok = tokens[i]
             if _NUMBER_TOKEN_RE.fullmatch(tok.text):
                 value = _as_number(Decimal(tok.text.replace(",", "")))
-                out.append(self._entity(tok.start, tok.end, text, "number", value))
+                out.append(self._entity(tok.start, tok.end, "number", value))
                 i += 1
                 continue
             if _number_word(tok.text.lower()) is None:
@@ -367,14 +370,52 @@ class ValueExtractor(BaseEstimator):
             run = text[tok.start:tokens[last].end]
             value = _parse_words(run)
             if value is not None:
-                out.append(self._entity(tok.start, tokens[last].end, text, "number", _as_number(value)))
+                out.append(self._entity(tok.start, tokens[last].end, "number", _as_number(value)))
             else:  # the words do not form one number ("seven thirty"): report each alone
                 for k in range(i, last + 1):
                     word_value = _number_word(tokens[k].text.lower())
                     if word_value is not None:
-                        out.append(self._entity(tokens[k].start, tokens[k].end, text, "number", word_value))
+                        out.append(self._entity(tokens[k].start, tokens[k].end, "number", word_value))
             i = last + 1
         return out
+
+
+
+@register("DucklingEntityExtractor.v1", "DucklingEntityExtractor")
+class DucklingEntityExtractor(ValueExtractor):
+    """:class:`ValueExtractor` under Rasa's name, accepting the settings of Rasa's Duckling component.
+
+    ``url`` and ``timeout`` are accepted and ignored: there is no server to call. The country of
+    ``locale`` (``en_GB`` -> ``GB``) is the default phone region when ``region`` is not given.
+    ``timezone`` is accepted for compatibility; times are reported without a zone, relative to
+    ``relative_base`` (local time by default).
+    """
+
+    name = "DucklingEntityExtractor"
+
+    def __init__(
+        self,
+        dimensions: Sequence[str] | None = None,
+        region: str | None = None,
+        currency: str = "USD",
+        relative_base: dt.datetime | str | None = None,
+        locale: str | None = None,
+        timezone: str | None = None,
+        url: str | None = None,
+        timeout: float | None = None,
+    ):
+        super().__init__(dimensions=dimensions, region=region, currency=currency, relative_base=relative_base)
+        self.locale = locale
+        self.timezone = timezone
+        self.url = url
+        self.timeout = timeout
+
+    def _region(self) -> str:
+        if self.region:
+            return self.region
+        if self.locale and "_" in self.locale:
+            return self.locale.rsplit("_", 1)[1].upper()
+        return "US"
 
 
 def _parse_words(run: str):

@@ -340,6 +340,19 @@ def test_value_dimensions_filter_and_validation():
         ValueExtractor(dimensions=["distance"]).fit()
 
 
+def test_duckling_name_accepts_rasa_settings():
+    from nlu import registry
+    from nlu.entities import DucklingEntityExtractor
+
+    assert registry.get("DucklingEntityExtractor") is DucklingEntityExtractor
+    assert registry.get("ValueExtractor.v1") is ValueExtractor
+    assert registry.get("SpacyNEREntityExtractor") is registry.get("SpacyNEREntityExtractor.v1")
+    extractor = DucklingEntityExtractor(url="http://localhost:8000", locale="en_GB", timezone="Europe/London",
+                                        dimensions=["phone-number"], timeout=3).fit()
+    found = extractor.predict(["ring 020 7946 0958"])[0]
+    assert [(e["value"], e["extractor"]) for e in found] == [("+442079460958", "DucklingEntityExtractor")]
+
+
 def test_value_extractor_is_typical_message_fast(values):
     import time
 
