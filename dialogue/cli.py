@@ -63,19 +63,75 @@ def cmd_test_nlu(args) -> int:
     return 0
 
 
-def cmd_run(args) -> int:
-    from dialogue.server import serve
-    from nlu import train
-    from nlu.model import ModelNotFoundError, resolve_model_path
-    from nlu.progress import default_progress
+def _open_assistant(args, stack):
+    """The project's assistant, with its action server started (stopped when ``stack`` closes)."""
+    from dialogue.project import load_assistant, load_endpoints
+    from dialogue.server import plan_action_server
 
-    try:
-        model_path = resolve_model_path(args.model)
-    except ModelNotFoundError:
-        print(f"No trained model in {args.model}; training one from {args.nlu} first.")
-        model_path, _ = train(args.nlu, args.config, args.model, progress=default_progress())
-    serve(model_path, host=args.host, port=args.port)
+    project = Path(args.project).resolve()
+    if not project.is_dir():
+        raise ValueError(f"{args.project}: no such project directory")
+    endpoints = load_endpoints(Path(args.endpoints) if args.endpoints else project / "endpoints.yml")
+    action_server, action_url = plan_action_server(project, endpoints, args.actions_port)
+    if action_server is not None:
+        print(f"Starting the action server (python -m rasa_sdk --actions actions --port {action_server.port}) ...")
+        stack.callback(action_server.stop)
+        action_server.launch()
+    elif action_url:
+        print(f"Using the action server at {action_url}")
+    if args.model is None and not any((project / "models").glob("nlu-*.tar.gz")):
+        print(f"No trained model in {project / 'models'}; training one first.")
+    assistant = load_assistant(project, Path(args.model) if args.model else None, endpoints, action_url)
+    if action_server is not None:
+        action_server.wait_ready()
+    return project, assistant
+
+
+def cmd_run(args) -> int:
+    import contextlib
+
+    from dialogue.auth import ENV_JWT_SECRET, ENV_TOKEN, AuthSettings
+    from dialogue.server import ServerSettings, build_app, load_credentials, serve
+
+    if args.max_message_chars < 1:
+        raise ValueError("--max-message-chars must be at least 1")
+    auth = AuthSettings.from_env(args.auth_token, args.jwt_secret, args.jwt_method)
+    with contextlib.ExitStack() as stack:
+        project, assistant = _open_assistant(args, stack)
+        credentials = load_credentials(Path(args.credentials) if args.credentials else project / "credentials.yml")
+        settings = ServerSettings(auth=auth, credentials=credentials, max_message_chars=args.max_message_chars)
+        app = build_app(assistant, settings)
+        base = f"http://{args.host}:{args.port}"
+        print(f"Serving {project.name} on {base}: web chat {base}/, REST {base}/webhooks/rest/webhook, "
+              f"socket.io {base}/socket.io, websocket {base.replace('http', 'ws', 1)}/websocket")
+        if not auth.configured:
+            print(f"The conversation endpoints and /status need authentication: set --auth-token (or {ENV_TOKEN}) "
+                  f"or --jwt-secret (or {ENV_JWT_SECRET}) to use them.")
+        sys.stdout.flush()
+        serve(app, host=args.host, port=args.port)
     return 0
+
+
+def cmd_shell(args) -> int:
+    import contextlib
+
+    from dialogue import shell
+
+    with contextlib.ExitStack() as stack:
+        _, assistant = _open_assistant(args, stack)
+        return shell.run(assistant, args.sender)
+
+
+def cmd_data_validate(args) -> int:
+    from dialogue.validation import validate_project
+
+    problems = validate_project(args.domain, args.data)
+    for problem in problems:
+        print(problem)
+    errors = sum(p.severity == "error" for p in problems)
+    warnings = len(problems) - errors
+    print(f"{errors} error(s), {warnings} warning(s)", file=sys.stderr)
+    return 1 if errors or (args.fail_on_warnings and warnings) else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,13 +163,35 @@ def build_parser() -> argparse.ArgumentParser:
     test_nlu.add_argument("--config", default=_default_config(), help="config for cross-validation training")
     test_nlu.set_defaults(handler=cmd_test_nlu)
 
-    run = commands.add_parser("run", help="serve the assistant over HTTP (trains a model first if none)")
-    run.add_argument("--model", default=DEFAULT_MODELS, help="model file or directory (default: models)")
-    run.add_argument("--nlu", default=DEFAULT_DATA, help="training data, used when no model exists yet")
-    run.add_argument("--config", default=_default_config(), help="config file")
-    run.add_argument("--host", default="127.0.0.1")
-    run.add_argument("--port", type=int, default=5005)
+    def project_arguments(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--project", default=".", help="the project directory (default: the current one)")
+        command.add_argument("--model", default=None, help="NLU model file (default: the newest in the project's models/, trained when there is none)")
+        command.add_argument("--endpoints", default=None, help="endpoints file (default: the project's endpoints.yml)")
+        command.add_argument("--actions-port", type=int, default=5055, help="port of the action server started when endpoints.yml names none (default: 5055)")
+
+    run = commands.add_parser("run", help="serve the assistant: channels and HTTP API (trains a model first if none)")
+    project_arguments(run)
+    run.add_argument("--credentials", default=None, help="channel settings (default: the project's credentials.yml)")
+    run.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    run.add_argument("--port", type=int, default=5005, help="port to listen on (default: 5005)")
+    run.add_argument("--auth-token", default=None, help="token the HTTP API accepts as ?token=... (default: $DESK_AUTH_TOKEN)")
+    run.add_argument("--jwt-secret", default=None, help="secret (or public key) verifying 'Authorization: Bearer <JWT>' (default: $DESK_JWT_SECRET)")
+    run.add_argument("--jwt-method", default=None, help="JWT algorithm (default: $DESK_JWT_METHOD or HS256)")
+    run.add_argument("--max-message-chars", type=int, default=5000, help="longest user message accepted (default: 5000)")
     run.set_defaults(handler=cmd_run)
+
+    shell = commands.add_parser("shell", help="chat with the assistant in the terminal")
+    project_arguments(shell)
+    shell.add_argument("--sender", default=None, help="conversation id (default: a new random one)")
+    shell.set_defaults(handler=cmd_shell)
+
+    data = commands.add_parser("data", help="check training data")
+    data_kinds = data.add_subparsers(dest="what", required=True)
+    validate = data_kinds.add_parser("validate", help="cross-check the domain, NLU data, stories and rules")
+    validate.add_argument("--domain", default="domain.yml", help="domain file or directory (default: domain.yml)")
+    validate.add_argument("--data", nargs="+", default=[DEFAULT_DATA], help="data files or directories (default: data)")
+    validate.add_argument("--fail-on-warnings", action="store_true", help="exit 1 on warnings too")
+    validate.set_defaults(handler=cmd_data_validate)
     return parser
 
 

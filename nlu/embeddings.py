@@ -87,6 +87,7 @@ class SentenceEncoder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
+        options.enable_cpu_mem_arena = False  # return batch buffers to the OS: serving stays small
         options.log_severity_level = 3
         self.workers = workers or min(4, os.cpu_count() or 1)
         self.name = name

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import URL
 
 from dialogue.stores.base import AsyncTrackerStore, ConcurrentUpdateError, TrackerStore
+from dialogue.stores.handoff import HandoffStore, InMemoryHandoffStore, SQLHandoffStore
 from dialogue.stores.lock import InMemoryLockStore, LockStore, LockTimeout
 from dialogue.stores.memory import InMemoryTrackerStore
 from dialogue.stores.sql import DEFAULT_URL, SCHEMA_VERSION, SQLTrackerStore, normalise_url
@@ -34,11 +35,14 @@ __all__ = [
     "AsyncTrackerStore",
     "ConcurrentUpdateError",
     "DEFAULT_URL",
+    "HandoffStore",
+    "InMemoryHandoffStore",
     "InMemoryLockStore",
     "InMemoryTrackerStore",
     "LockStore",
     "LockTimeout",
     "SCHEMA_VERSION",
+    "SQLHandoffStore",
     "SQLTrackerStore",
     "TrackerStore",
     "create_tracker_store",

@@ -1,0 +1,287 @@
+"""The OpenAPI 3 description of the server's endpoints, served at ``GET /openapi.json``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict:
+    text = {
+        400: "Malformed request: invalid JSON, a missing field or a wrong type.",
+        401: "Not authenticated (or authentication is required and none is configured).",
+        403: "The JWT's role may not use this endpoint or conversation.",
+        404: "No such conversation.",
+        409: "The conversation is not paused.",
+        413: "The message is longer than the server's limit (default 5000 characters).",
+    }
+    return {str(code): _json(_ref("Error"), text[code]) for code in codes}
+
+
+_CONVERSATION_ID = {
+    "name": "conversation_id",
+    "in": "path",
+    "required": True,
+    "description": "The conversation (sender) id.",
+    "schema": {"type": "string", "maxLength": 256},
+}
+_SECURED = [{"TokenAuth": []}, {"JWT": []}]
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "description": "Rasa's error response, plus `error` (the same text as `message`).",
+        "properties": {
+            "version": {"type": "string"},
+            "status": {"type": "string", "enum": ["failure"]},
+            "message": {"type": "string"},
+            "reason": {"type": "string"},
+            "details": {"type": "object"},
+            "help": {"type": "string", "nullable": True},
+            "code": {"type": "integer"},
+            "error": {"type": "string"},
+        },
+        "required": ["status", "message", "code", "error"],
+    },
+    "RestRequest": {
+        "type": "object",
+        "required": ["message"],
+        "properties": {
+            "sender": {"type": "string", "default": "default", "description": "The conversation id."},
+            "message": {"type": "string", "maxLength": 5000},
+            "metadata": {"type": "object"},
+            "input_channel": {"type": "string", "default": "rest"},
+        },
+    },
+    "BotMessage": {
+        "type": "object",
+        "description": "Rasa's collected bot message: `recipient_id` first, then only the keys present.",
+        "required": ["recipient_id"],
+        "properties": {
+            "recipient_id": {"type": "string"},
+            "text": {"type": "string"},
+            "image": {"type": "string", "format": "uri"},
+            "buttons": {
+                "type": "array",
+                "items": {"type": "object", "properties": {"title": {"type": "string"}, "payload": {"type": "string"}}},
+            },
+            "attachment": {},
+            "custom": {},
+        },
+    },
+    "ParseResult": {
+        "type": "object",
+        "properties": {
+            "text": {"type": "string"},
+            "intent": {"type": "object", "properties": {"name": {"type": "string"}, "confidence": {"type": "number"}}},
+            "entities": {"type": "array", "items": {"type": "object"}},
+            "intent_ranking": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "Tracker": {
+        "type": "object",
+        "description": "Rasa's tracker state, keys in Rasa's order.",
+        "properties": {
+            "sender_id": {"type": "string"},
+            "slots": {"type": "object"},
+            "latest_message": {"type": "object"},
+            "latest_event_time": {"type": "number", "nullable": True},
+            "followup_action": {"type": "string", "nullable": True},
+            "paused": {"type": "boolean"},
+            "events": {"type": "array", "items": {"type": "object"}, "nullable": True},
+            "latest_input_channel": {"type": "string", "nullable": True},
+            "active_loop": {"type": "object"},
+            "latest_action": {"type": "object"},
+            "latest_action_name": {"type": "string", "nullable": True},
+        },
+    },
+}
+
+
+def openapi_document(version: str) -> dict:
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Desk HTTP API",
+            "version": version,
+            "description": (
+                "Rasa 3.x compatible channels and HTTP API. Channels, /health, /version and /openapi.json "
+                "need no authentication; the other endpoints take ?token=<auth token> or an "
+                "`Authorization: Bearer <JWT>` header. While no authentication is configured, "
+                "/model/parse is open and the conversation endpoints and /status answer 401. "
+                "socket.io (Rasa's SocketIOInput protocol) is served at /socket.io and a plain "
+                "websocket at /websocket (send {\"sender\"?, \"message\", \"metadata\"?}, receive "
+                "the REST reply array)."
+            ),
+        },
+        "components": {
+            "securitySchemes": {
+                "TokenAuth": {"type": "apiKey", "in": "query", "name": "token"},
+                "JWT": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+            },
+            "schemas": _SCHEMAS,
+        },
+        "paths": {
+            "/": {"get": {"summary": "The web chat page.", "responses": {"200": {"description": "HTML page."}}}},
+            "/health": {
+                "get": {
+                    "summary": "Liveness.",
+                    "responses": {"200": _json({"type": "object", "properties": {"status": {"type": "string"}}}, "ok")},
+                }
+            },
+            "/version": {
+                "get": {
+                    "summary": "Server version.",
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "version": {"type": "string"},
+                                    "minimum_compatible_version": {"type": "string"},
+                                },
+                            },
+                            "Versions.",
+                        )
+                    },
+                }
+            },
+            "/status": {
+                "get": {
+                    "summary": "The loaded model.",
+                    "security": _SECURED,
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "model_file": {"type": "string", "nullable": True},
+                                    "model_id": {"type": "string", "nullable": True},
+                                    "num_active_training_jobs": {"type": "integer"},
+                                },
+                            },
+                            "Status.",
+                        ),
+                        **_errors(401, 403),
+                    },
+                }
+            },
+            "/model/parse": {
+                "post": {
+                    "summary": "Parse a message with the NLU model (no conversation is touched).",
+                    "security": _SECURED,
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["text"],
+                                    "properties": {"text": {"type": "string"}, "message_id": {"type": "string"}},
+                                }
+                            }
+                        },
+                    },
+                    "responses": {"200": _json(_ref("ParseResult"), "Parse result."), **_errors(400, 401, 403, 413)},
+                }
+            },
+            "/webhooks/rest/": {
+                "get": {"summary": "REST channel health.", "responses": {"200": {"description": '{"status": "ok"}'}}}
+            },
+            "/webhooks/rest/webhook": {
+                "post": {
+                    "summary": "Send a user message; receive the bot's messages (Rasa's REST channel).",
+                    "parameters": [
+                        {
+                            "name": "stream",
+                            "in": "query",
+                            "schema": {"type": "boolean"},
+                            "description": "Stream the messages, one JSON object per line.",
+                        }
+                    ],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("RestRequest")}}},
+                    "responses": {
+                        "200": _json({"type": "array", "items": _ref("BotMessage")}, "The bot's messages."),
+                        **_errors(400, 413),
+                    },
+                }
+            },
+            "/conversations/{conversation_id}/tracker": {
+                "get": {
+                    "summary": "A conversation's tracker.",
+                    "security": _SECURED,
+                    "parameters": [
+                        _CONVERSATION_ID,
+                        {
+                            "name": "include_events",
+                            "in": "query",
+                            "schema": {
+                                "type": "string",
+                                "enum": ["ALL", "APPLIED", "AFTER_RESTART", "NONE"],
+                                "default": "AFTER_RESTART",
+                            },
+                        },
+                    ],
+                    "responses": {"200": _json(_ref("Tracker"), "The tracker."), **_errors(400, 401, 403, 404)},
+                }
+            },
+            "/conversations/{conversation_id}/messages": {
+                "post": {
+                    "summary": "Add a user message to a conversation without running the bot (Rasa's endpoint).",
+                    "security": _SECURED,
+                    "parameters": [
+                        _CONVERSATION_ID,
+                        {
+                            "name": "include_events",
+                            "in": "query",
+                            "schema": {
+                                "type": "string",
+                                "enum": ["ALL", "APPLIED", "AFTER_RESTART", "NONE"],
+                                "default": "AFTER_RESTART",
+                            },
+                        },
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["text", "sender"],
+                                    "properties": {
+                                        "text": {"type": "string"},
+                                        "sender": {"type": "string", "enum": ["user"]},
+                                        "parse_data": {"type": "object"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {"200": _json(_ref("Tracker"), "The tracker."), **_errors(400, 401, 403, 413)},
+                }
+            },
+            "/conversations/{conversation_id}/resume": {
+                "post": {
+                    "summary": "Hand a paused conversation (after a handoff) back to the assistant.",
+                    "security": _SECURED,
+                    "parameters": [_CONVERSATION_ID],
+                    "requestBody": {
+                        "required": False,
+                        "content": {
+                            "application/json": {
+                                "schema": {"type": "object", "properties": {"agent": {"type": "string"}}}
+                            }
+                        },
+                    },
+                    "responses": {"200": _json(_ref("Tracker"), "The tracker."), **_errors(400, 401, 403, 404, 409)},
+                }
+            },
+        },
+    }
