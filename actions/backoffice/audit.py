@@ -14,8 +14,9 @@ forks, and :meth:`AuditLog.verify` compares the end of the chain with it, so rec
 end are noticed too.
 
 :meth:`AuditLog.verify` streams the log in one consistent read and reports the first record that
-was altered (its hash no longer matches), removed (a gap in ``seq``, or a ``prev_hash`` that does
-not match its predecessor) or added behind the log's back. Someone able to rewrite the whole
+was altered (its hash no longer matches its contents), rewritten with a recomputed hash (its
+successor's ``prev_hash``, or the head, no longer matches), removed (a gap in ``seq``, or missing
+from the end) or added behind the log's back. Someone able to rewrite the whole
 table *and* the head row can forge a consistent chain; publish :attr:`VerifyResult.last_hash`
 elsewhere (a ticket, a log line, a notarisation service) to anchor it.
 """
@@ -141,12 +142,18 @@ def mask_parameters(value: Any) -> Any:
 
 
 def _time_text(value: datetime) -> str:
-    value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """``2025-06-02T16:00:00.000000Z``: UTC with microseconds (naive values are UTC)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value.isoformat(timespec="microseconds") + "Z"
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
 
 
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    """Sorted keys, no spaces, ASCII only: the same text for the same data on every database."""
+    return _ENCODER.encode(value)
 
 
 def record_hash(
@@ -308,10 +315,12 @@ class AuditLog:
                         return bad(expected, f"{missing} missing (the log jumps from {expected - 1} to {seq})")
                     if seq > head_seq:
                         return bad(seq, f"record {seq} is past the chain head ({head_seq}): it was not appended through the log")
-                    if prev_hash != prev:
-                        return bad(seq, f"record {seq} does not link to record {seq - 1} (prev_hash mismatch)")
                     if hash_of(prev_hash, seq, time, conversation_id, customer_id, tool, parameters, outcome, latency) != digest:
                         return bad(seq, f"record {seq} was altered (its hash does not match its contents)")
+                    if prev_hash != prev:
+                        if seq == 1:
+                            return bad(seq, "record 1 does not start from the genesis hash")
+                        return bad(seq - 1, f"record {seq - 1} was rewritten or replaced (record {seq} no longer links to it)")
                     prev = digest
                     expected += 1
                     checked += 1
@@ -320,5 +329,5 @@ class AuditLog:
             span = f"record {head_seq} is" if last + 1 == head_seq else f"records {last + 1}-{head_seq} are"
             return bad(last + 1, f"{span} missing from the end of the log")
         if prev != head_hash:
-            return bad(last, f"record {last} does not match the chain head")
+            return bad(last, f"record {last} was rewritten or replaced (it does not match the chain head)")
         return VerifyResult(True, checked, None, None, head_seq, head_hash)
