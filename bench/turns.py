@@ -122,13 +122,15 @@ def prepare_project(base: Path) -> tuple[Path, int, float]:
     endpoints = project / "endpoints.yml"
     endpoints.write_text(endpoints.read_text().replace("localhost:5055", f"localhost:{action_port}"))
     started = time.perf_counter()
-    subprocess.run(
+    trained = subprocess.run(
         desk_command("train", "--nlu", "data", "--config", "config.yml", "--out", "models"),
         cwd=project,
         env=environment(),
-        check=True,
-        stdout=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
     )
+    if trained.returncode != 0:
+        raise RuntimeError(f"training failed:\n{trained.stdout}{trained.stderr}")
     return project, action_port, time.perf_counter() - started
 
 
@@ -309,10 +311,12 @@ def markdown(result: dict) -> str:
     rows = [
         ("start-up with a trained model (s)", f"{result['start_s']:.2f}", f"≤ {t['start_s']:.0f}", ok(result["start_s"], t["start_s"])),
     ]
+    half = lat["conversation_turns_1_200"]["n"]
+    total = half + lat["conversation_turns_200_400"]["n"]
     for key, label in (
-        ("new_senders", "first turn, 200 new senders ('hi' welcome rule)"),
-        ("conversation_turns_1_200", "one conversation, turns 1-200 (rules)"),
-        ("conversation_turns_200_400", "one conversation, turns 200-400 (rules)"),
+        ("new_senders", f"first turn of {lat['new_senders']['n']} new senders ('hi': welcome rule)"),
+        ("conversation_turns_1_200", f"one conversation, turns 1-{half} (rules)"),
+        ("conversation_turns_200_400", f"one conversation, turns {half + 1}-{total} (rules)"),
     ):
         s = lat[key]
         rows.append((f"{label}: p50 / p99 ms", f"{s['p50_ms']:.1f} / {s['p99_ms']:.1f}",
@@ -338,7 +342,8 @@ def markdown(result: dict) -> str:
         f"Turns per 50 of the long conversation, p50 ms: {', '.join(f'{v:.1f}' for v in lat['conversation_p50_by_50_turns'])}; "
         f"stored events after it: {result['long_conversation_store']}.",
         f"Wrong replies: {result['wrong_replies']}. Machine: {result['machine']['cpus']} CPUs, "
-        f"load before / after: {result['machine']['load_before']['uptime']} / {result['machine']['load_after']['uptime']}.",
+        f"load average (1/5/15 min) before / after: {result['machine']['load_before']['loadavg']} / "
+        f"{result['machine']['load_after']['loadavg']}. First turn after start-up: {result['first_turn_ms']:.1f} ms.",
     ]
     return "\n".join(lines) + "\n"
 

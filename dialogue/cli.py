@@ -63,6 +63,20 @@ def cmd_test_nlu(args) -> int:
     return 0
 
 
+def cmd_test_stories(args) -> int:
+    from dialogue.testing import run_project_stories
+
+    return run_project_stories(
+        args.project,
+        stories=args.stories,
+        model=args.model,
+        endpoints=args.endpoints,
+        actions_port=args.actions_port,
+        out=args.out,
+        fail_fast=args.fail_on_prediction_errors,
+    )
+
+
 def _open_assistant(args, stack):
     """The project's assistant, with its action server started (stopped when ``stack`` closes)."""
     from dialogue.project import load_assistant, load_endpoints
@@ -152,8 +166,20 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("--model", default=DEFAULT_MODELS, help="model file or directory (default: models)")
     parse.set_defaults(handler=cmd_parse)
 
-    test = commands.add_parser("test", help="evaluate models")
-    test_kinds = test.add_subparsers(dest="what", required=True)
+    def story_test_arguments(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--stories", default=None, help="test stories file or directory (default: the project's tests/, files named test_*.yml)")
+        command.add_argument("--model", default=None, help="NLU model file (default: the newest in the project's models/, trained when there is none)")
+        command.add_argument("--project", default=".", help="the project directory (default: the current one)")
+        command.add_argument("--endpoints", default=None, help="endpoints file (default: the project's endpoints.yml)")
+        command.add_argument("--actions-port", type=int, default=5055, help="port of the action server started when endpoints.yml names none (default: 5055)")
+        command.add_argument("--out", default=DEFAULT_RESULTS, help="where results are written (default: results)")
+        command.add_argument("--fail-on-prediction-errors", action="store_true", help="stop at the first failed story")
+        command.set_defaults(handler=cmd_test_stories)
+
+    test = commands.add_parser("test", help="test the assistant: test stories end to end (default), or NLU")
+    story_test_arguments(test)
+    test_kinds = test.add_subparsers(dest="what", required=False)
+    story_test_arguments(test_kinds.add_parser("stories", help="run test stories through the assistant (as `desk test`)"))
     test_nlu = test_kinds.add_parser("nlu", help="evaluate intent classification and entity extraction")
     test_nlu.add_argument("--model", default=DEFAULT_MODELS, help="model file or directory (newest model)")
     test_nlu.add_argument("--nlu", required=True, help="labelled test data file or directory")

@@ -30,6 +30,7 @@ DEFAULT_URL = "sqlite:///backoffice.db"
 URL_ENV = "DESK_BACKOFFICE_URL"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 WRITE = {"backoffice_write": True}  # execution options for a transaction that will write
+_MIGRATION_LOCK_KEY = 0x626B6F66  # PostgreSQL advisory lock held while migrating
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
@@ -159,8 +160,9 @@ def migrate(url: str | URL | None = None, revision: str = "head") -> str | None:
     from alembic import command
 
     config = alembic_config(url)
-    engine = engine_for(url)
-    with engine.begin() as conn:
+    with engine_for(url).connect().execution_options(**WRITE) as conn, conn.begin():
+        if conn.dialect.name == "postgresql":  # processes starting together migrate one at a time
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
     return current_revision(url)
@@ -184,6 +186,6 @@ def drop_all(url: str | URL | None = None) -> None:
     """Drop every back-office table and the migration bookkeeping table."""
     from .models import Base
 
-    with engine_for(url).begin() as conn:
+    with engine_for(url).connect().execution_options(**WRITE) as conn, conn.begin():
         Base.metadata.drop_all(conn)
         conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))

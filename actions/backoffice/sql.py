@@ -64,12 +64,16 @@ def normalise_id(value: Any, prefix: str) -> str:
 
 
 def normalise_phone(phone: str, region: str = "US") -> str | None:
-    """E.164 form of ``phone`` (``None`` when it is not a valid number)."""
+    """E.164 form of ``phone`` (``None`` when it cannot be a phone number).
+
+    Checks the number's shape (length per country) rather than live numbering plans, so reserved
+    ranges such as the fictional +44 7700 900xxx used in demos are accepted.
+    """
     try:
         parsed = phonenumbers.parse(str(phone), region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(parsed):
+    if not phonenumbers.is_possible_number(parsed):
         return None
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 

@@ -185,3 +185,10 @@ def test_audit_records_are_append_only_through_the_orm(migrated_url):
     with pytest.raises(PermissionError):
         with db.session_scope(migrated_url) as s:
             s.delete(s.scalars(sa.select(m.AuditRecord)).one())
+
+
+def test_the_action_server_can_load_the_actions_package():
+    """rasa-sdk imports every module under actions/ (migrations and the CLI included)."""
+    from rasa_sdk.executor import ActionExecutor
+
+    ActionExecutor().register_package("actions")

@@ -10,7 +10,9 @@ from alembic import context
 from actions.backoffice.db import engine_for, normalise_url
 from actions.backoffice.models import Base
 
-config = context.config
+# Only set during an Alembic run: the action server imports every module under actions/,
+# this one included, and then it must do nothing.
+config = getattr(context, "config", None)
 target_metadata = Base.metadata
 
 
@@ -46,7 +48,9 @@ def run_online() -> None:
             context.run_migrations()
 
 
-if context.is_offline_mode():
+if config is None:
+    pass
+elif context.is_offline_mode():
     run_offline()
 else:
     run_online()
