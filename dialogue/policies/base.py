@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from dialogue.policies.state import Featurizer, State
+from dialogue.policies.state import Featurizer, RecentStates, State
 from dialogue.tracker import DialogueStateTracker
 
 ACTION_LISTEN = "action_listen"
@@ -39,8 +39,13 @@ class PredictionContext:
 
     @cached_property
     def states(self) -> list[State]:
-        """The current session's states (see :mod:`dialogue.policies.state`)."""
+        """All the current session's states (see :mod:`dialogue.policies.state`), computed from
+        scratch; policies use :meth:`recent_states`."""
         return self.featurizer.states(self.applied)
+
+    def recent_states(self, count: int) -> RecentStates:
+        """The session's latest ``count`` states, computed incrementally across predictions."""
+        return self.featurizer.recent_states(self.tracker, count, self.applied)
 
     @property
     def intent(self) -> str | None:

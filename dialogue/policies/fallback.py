@@ -13,7 +13,10 @@ After any other action: back to the active loop if one is active, else ``action_
 
 from __future__ import annotations
 
+from typing import Iterable
+
 from dialogue.policies.base import ACTION_LISTEN, Policy, Prediction, PredictionContext
+from dialogue.tracker import DialogueStateTracker
 
 NLU_FALLBACK_INTENT = "nlu_fallback"
 ACTION_DEFAULT_FALLBACK = "action_default_fallback"
@@ -29,9 +32,14 @@ def failed_clarifications(events: list[dict]) -> int:
     ``events``: the events to look at (e.g. the session since the latest resume), oldest first;
     the latest user message is not counted as understood or not.
     """
+    return count_failed_clarifications(reversed(events))
+
+
+def count_failed_clarifications(newest_first: Iterable[dict]) -> int:
+    """:func:`failed_clarifications` of events given newest first (read only as far as needed)."""
     count = 0
     seen_latest_user = False
-    for event in reversed(events):
+    for event in newest_first:
         kind = event["event"]
         if kind == "user":
             if not seen_latest_user:
@@ -45,14 +53,19 @@ def failed_clarifications(events: list[dict]) -> int:
     return count
 
 
+def _session_backwards(tracker: DialogueStateTracker) -> Iterable[dict]:
+    return reversed(tracker.current_session_events())
+
+
 class FallbackPolicy(Policy):
     name = "FallbackPolicy"
 
     def __init__(self, clarify: bool = True, max_failed_clarifications: int = 2, window=None) -> None:
         self.clarify = clarify
         self.max_failed_clarifications = max_failed_clarifications
-        # events considered for counting failed clarifications (default: the session)
-        self.window = window or (lambda tracker: tracker.current_session_events())
+        # the events considered for counting failed clarifications, newest first
+        # (default: the session's)
+        self.window = window or _session_backwards
 
     def predict(self, context: PredictionContext) -> Prediction:
         tracker = context.tracker
@@ -62,7 +75,7 @@ class FallbackPolicy(Policy):
                 return Prediction(loop, self.name)
             return Prediction(ACTION_LISTEN, self.name)
         if context.intent == NLU_FALLBACK_INTENT and self.clarify:
-            if failed_clarifications(self.window(tracker)) >= self.max_failed_clarifications:
+            if count_failed_clarifications(self.window(tracker)) >= self.max_failed_clarifications:
                 return Prediction(ACTION_HANDOFF, self.name, reason=REASON_FAILED_CLARIFICATIONS)
             return Prediction(ACTION_ASK_AFFIRMATION, self.name)
         return Prediction(ACTION_DEFAULT_FALLBACK, self.name)

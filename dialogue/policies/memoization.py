@@ -70,20 +70,31 @@ class MemoizationPolicy(Policy):
     def predict(self, context: PredictionContext) -> Prediction | None:
         if not self.lookup:
             return None
-        action = self.recall(context.states)
+        action = self.recall(context.recent_states(self.max_history).states)
         if action is None and self.augmented:
             action = self._recall_truncated(context.applied)
         return None if action is None else Prediction(action, self.name)
 
     def _recall_truncated(self, applied: list[dict]) -> str | None:
-        starts = [i for i, e in enumerate(applied) if e["event"] == "action"]
         # From the (max_history + 1)-th latest action on, forget one more action each time.
-        for start in starts[-(self.max_history + 1) :]:
+        for start in _latest_actions(applied, self.max_history + 1):
             states = self.featurizer.states(applied[start:])
             action = self.recall(states)
             if action is not None:
                 return action
         return None
+
+
+def _latest_actions(events: list[dict], count: int) -> list[int]:
+    """The indices of the latest ``count`` action events, oldest first."""
+    found: list[int] = []
+    for i in range(len(events) - 1, -1, -1):
+        if len(found) == count:
+            break
+        if events[i]["event"] == "action":
+            found.append(i)
+    found.reverse()
+    return found
 
 
 def story_traces(stories: list[Story]) -> list[list]:

@@ -151,6 +151,7 @@ class RulePolicy(Policy):
         self.rule_intents = {
             p.intent for key in self.keys for p in key.patterns if p.intent is not None
         }
+        self.longest = max((len(key.patterns) for key in self.keys), default=1)
 
     def handles_intent(self, intent: str) -> bool:
         """Whether some rule reacts to ``intent``."""
@@ -169,7 +170,7 @@ class RulePolicy(Policy):
                 return Prediction(loop, self.name)
             return Prediction(ACTION_LISTEN, self.name)
 
-        best = self.best_match(context.states)
+        best = self.best_match(*context.recent_states(self.longest))
         if best is None:
             return None
         if loop and best.action == ACTION_LISTEN and best.patterns[-1].active_loop in (None, UNSET):
@@ -177,22 +178,25 @@ class RulePolicy(Policy):
             return Prediction(loop, self.name)
         return Prediction(best.action, self.name)
 
-    def best_match(self, states: list[State]) -> RuleKey | None:
+    def best_match(self, states: list[State], start: int = 0) -> RuleKey | None:
+        """The most specific rule matching the latest ``states``: all the session's states, or
+        its latest ones (at least as many as the longest rule has) beginning with its
+        ``start``-th state."""
         if not states:
             return None
         best: RuleKey | None = None
         for key in self._by_prev.get(states[-1].prev_action, ()):
-            if _matches(key.patterns, states) and (best is None or key.specificity > best.specificity):
+            if _matches(key.patterns, states, start) and (best is None or key.specificity > best.specificity):
                 best = key
         return best
 
 
-def _matches(patterns: tuple, states: list[State]) -> bool:
+def _matches(patterns: tuple, states: list[State], start: int = 0) -> bool:
     if len(patterns) > len(states):
         return False
     offset = len(states) - len(patterns)
     for i, pattern in enumerate(patterns):
-        if pattern.start and offset + i != 0:
+        if pattern.start and start + offset + i != 0:
             return False
         if not pattern.matches(states[offset + i]):
             return False

@@ -21,11 +21,14 @@ only constrains what the rule mentions).
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict, deque
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, NamedTuple
 
 from dialogue.domain import ENTITY_LABEL_SEPARATOR, Domain
 from dialogue.story_data import ANY_VALUE
+from dialogue.tracker import DialogueStateTracker
 
 ACTION_LISTEN = "action_listen"
 OTHER_CATEGORY = "__other__"
@@ -114,6 +117,7 @@ class Featurizer:
         self.domain = domain
         self.featurized = {name: slot for name, slot in domain.slots.items() if slot.influence_conversation}
         self.initial_slots = {name: slot.initial_value for name, slot in domain.slots.items()}
+        self.sessions = SessionStates(self)
 
     # ------------------------------------------------------------------ features
 
@@ -168,49 +172,197 @@ class Featurizer:
         ``slots`` are the slot values before the first event (default: the domain's initial
         values).
         """
-        values = dict(self.initial_slots if slots is None else slots)
-        features = {name: self.slot_feature(name, value) for name, value in values.items()}
-        prev_action = None
-        intent = None
-        entities: frozenset = frozenset()
-        raw_entities: list = []
-        loop = None
-        out: list[State] = []
-
-        def snapshot() -> State:
-            return State(
-                prev_action,
-                intent,
-                entities,
-                loop,
-                tuple(sorted((k, v) for k, v in features.items() if v is not None)),
-            )
-
-        for event in events:
-            kind = event.get("event")
-            if kind == "action":
-                out.append(snapshot())
-                prev_action = event.get("name") or event.get("action_text")
-            elif kind == "user":
-                parse = event.get("parse_data") or {}
-                intent = (parse.get("intent") or {}).get("name")
-                raw_entities = list(parse.get("entities") or [])
-                entities = self.entity_labels(intent, raw_entities)
-            elif kind == "entities":
-                raw_entities = raw_entities + [e for e in event.get("entities") or [] if e not in raw_entities]
-                entities = self.entity_labels(intent, raw_entities)
-            elif kind == "slot":
-                name = event.get("name")
-                if name in self.featurized:
-                    features[name] = self.slot_feature(name, event.get("value"))
-            elif kind == "active_loop":
-                loop = event.get("name")
-            elif kind in ("restart", "session_started", "reset_slots"):
-                if kind != "reset_slots":
-                    prev_action, intent, entities, raw_entities, loop = None, None, frozenset(), [], None
-                features = {name: self.slot_feature(name, value) for name, value in self.initial_slots.items()}
-        out.append(snapshot())
+        fold = Fold(self, slots)
+        out = [state for state in map(fold.step, events) if state is not None]
+        out.append(fold.state())
         return out
+
+    def recent_states(self, tracker: DialogueStateTracker, count: int, applied: list | None = None) -> RecentStates:
+        """The latest ``count`` states of the tracker's current session (see :class:`SessionStates`)."""
+        return self.sessions.recent(tracker, count, applied)
+
+
+class Fold:
+    """The featurization of an event sequence so far: a left fold over its events.
+
+    :meth:`step` applies one event and returns the state before it when it is an action;
+    :meth:`state` is the state after the events folded so far.
+    """
+
+    __slots__ = ("featurizer", "prev_action", "intent", "entities", "raw_entities", "loop", "features", "_slots")
+
+    def __init__(self, featurizer: Featurizer, slots: Mapping[str, Any] | None = None) -> None:
+        self.featurizer = featurizer
+        self.prev_action: str | None = None
+        self.intent: str | None = None
+        self.entities: frozenset = frozenset()
+        self.raw_entities: list = []  # replaced, never modified: copies share it
+        self.loop: str | None = None
+        self.features = self._features(featurizer.initial_slots if slots is None else slots)
+        self._slots: tuple | None = None  # the sorted slot features of the state, when known
+
+    def _features(self, values: Mapping[str, Any]) -> dict:
+        self._slots = None
+        return {name: self.featurizer.slot_feature(name, value) for name, value in values.items()}
+
+    def copy(self) -> Fold:
+        new = object.__new__(Fold)
+        for name in Fold.__slots__:
+            setattr(new, name, getattr(self, name))
+        new.features = dict(self.features)
+        return new
+
+    def state(self) -> State:
+        if self._slots is None:
+            self._slots = tuple(sorted((k, v) for k, v in self.features.items() if v is not None))
+        return State(self.prev_action, self.intent, self.entities, self.loop, self._slots)
+
+    def step(self, event: Mapping[str, Any]) -> State | None:
+        kind = event.get("event")
+        if kind == "action":
+            before = self.state()
+            self.prev_action = event.get("name") or event.get("action_text")
+            return before
+        featurizer = self.featurizer
+        if kind == "user":
+            parse = event.get("parse_data") or {}
+            self.intent = (parse.get("intent") or {}).get("name")
+            self.raw_entities = list(parse.get("entities") or [])
+            self.entities = featurizer.entity_labels(self.intent, self.raw_entities)
+        elif kind == "entities":
+            raw = self.raw_entities
+            self.raw_entities = raw + [e for e in event.get("entities") or [] if e not in raw]
+            self.entities = featurizer.entity_labels(self.intent, self.raw_entities)
+        elif kind == "slot":
+            name = event.get("name")
+            if name in featurizer.featurized:
+                self.features[name] = featurizer.slot_feature(name, event.get("value"))
+                self._slots = None
+        elif kind == "active_loop":
+            self.loop = event.get("name")
+        elif kind in ("restart", "session_started", "reset_slots"):
+            if kind != "reset_slots":
+                self.prev_action, self.intent, self.entities, self.raw_entities, self.loop = (
+                    None, None, frozenset(), [], None
+                )
+            self.features = self._features(featurizer.initial_slots)
+        return None
+
+
+class RecentStates(NamedTuple):
+    """The latest states of a session (oldest first); ``start`` is the index of ``states[0]``
+    among all the session's states (0: they begin at the start of the session)."""
+
+    states: list[State]
+    start: int
+
+
+class _Progress:
+    """A conversation's fold after its first ``position`` applied events, with the latest
+    states before them (``count`` states in all)."""
+
+    __slots__ = ("position", "fold", "tail", "count")
+
+    def __init__(self, position: int, fold: Fold, tail: tuple, count: int) -> None:
+        self.position = position
+        self.fold = fold
+        self.tail = tail
+        self.count = count
+
+
+class _Session:
+    __slots__ = ("events", "checkpoints")
+
+    def __init__(self, events: list, checkpoints: list[_Progress]) -> None:
+        self.events = events  # the applied events folded (a list nobody modifies)
+        self.checkpoints = checkpoints  # oldest first; the last one is at len(events)
+
+
+class SessionStates:
+    """Each conversation's latest states, kept up to date as its session grows.
+
+    A session's states are a left fold over its applied events (:class:`Fold`). For each
+    conversation (by sender id, the latest :attr:`size` conversations) the fold is cached
+    together with the latest :attr:`keep` states, so a prediction only folds the events applied
+    since the previous one: the work per prediction does not grow with the session.
+
+    The cached events are compared with the tracker's applied events, a list comparison that
+    checks identity before equality (trackers share their event dicts; a store reloads the
+    latest turn as equal copies). When the applied history changed other than by appending
+    events (undo, rewind, restart, a form's repeated execution dropping the turns in between),
+    the fold resumes from the latest checkpoint before the first changed event (one is kept
+    for each of the latest :attr:`checkpoints` predictions) or starts over.
+    """
+
+    size = 256
+    checkpoints = 16
+
+    def __init__(self, featurizer: Featurizer, keep: int = 8) -> None:
+        self.featurizer = featurizer
+        self.keep = keep
+        self.folded = 0  # events folded, in all (for tests and diagnostics)
+        self._sessions: OrderedDict[str, _Session] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def recent(self, tracker: DialogueStateTracker, count: int, applied: list | None = None) -> RecentStates:
+        """The latest ``count`` (at least 1) states of the tracker's current session.
+
+        ``applied``: the tracker's applied events, when the caller has them.
+        """
+        count = max(count, 1)
+        applied = tracker.applied_events() if applied is None else applied
+        with self._lock:
+            if count > self.keep:
+                self.keep = count
+                self._sessions.clear()  # their tails are too short now
+            session = self._sessions.pop(tracker.sender_id, None)  # this call's until put back
+        checkpoints = self._valid_checkpoints(session, applied)
+        start = checkpoints[-1] if checkpoints else _Progress(0, Fold(self.featurizer), (), 0)
+        progress = self._extend(start, applied)
+        if not checkpoints or checkpoints[-1] is not progress:
+            checkpoints = checkpoints[-(self.checkpoints - 1) :] + [progress]
+        with self._lock:
+            self._sessions[tracker.sender_id] = _Session(applied, checkpoints)
+            while len(self._sessions) > self.size:
+                self._sessions.popitem(last=False)
+        states = list(progress.tail[-(count - 1) :]) if count > 1 else []
+        states.append(progress.fold.state())
+        return RecentStates(states, progress.count + 1 - len(states))
+
+    @staticmethod
+    def _valid_checkpoints(session: _Session | None, applied: list) -> list[_Progress]:
+        """The cached checkpoints that are about a prefix of ``applied``."""
+        if session is None:
+            return []
+        oldest = session.checkpoints[0].position
+        if applied[:oldest] != session.events[:oldest]:
+            return []
+        same = _common_prefix(applied, session.events, oldest)
+        return [c for c in session.checkpoints if c.position <= same]
+
+    def _extend(self, progress: _Progress, applied: list) -> _Progress:
+        """``progress`` carried on to the end of ``applied`` (a new checkpoint)."""
+        if progress.position == len(applied):
+            return progress
+        fold = progress.fold.copy()
+        tail = deque(progress.tail, maxlen=self.keep)
+        count = progress.count
+        for event in applied[progress.position :]:
+            state = fold.step(event)
+            if state is not None:
+                tail.append(state)
+                count += 1
+        self.folded += len(applied) - progress.position
+        return _Progress(len(applied), fold, tuple(tail), count)
+
+
+def _common_prefix(a: list, b: list, start: int) -> int:
+    """How many first items ``a`` and ``b`` share, given that they share ``start``."""
+    end = min(len(a), len(b))
+    i = start
+    while i < end and (a[i] is b[i] or a[i] == b[i]):
+        i += 1
+    return i
 
 
 def story_events(steps: Iterable[Any]) -> list[dict]:

@@ -210,9 +210,10 @@ def test_verify_is_fast(tmp_path):
             [(f"conv-{k % 50}", f"CUS-{k % 40 + 1:04d}", "get_order", {"order_id": f"ORD-{k}", "note": "where is it"}, "ok", 15)
              for k in range(start, start + 5000)]
         )
-    began = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     result = log.verify()
-    rate = result.checked / (time.perf_counter() - began)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     assert result.ok and result.checked == n
-    print(f"audit verify: {rate:,.0f} records/s")
-    assert rate > 20_000  # about 70k/s on an idle core; generous for shared CI machines
+    print(f"audit verify: {n / wall:,.0f} records/s ({n / cpu:,.0f} per CPU second)")
+    # CPU time, so that other work on a shared machine does not fail the test; about 70k/s here.
+    assert n / cpu > 25_000
