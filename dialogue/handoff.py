@@ -39,16 +39,17 @@ until an agent resumes it.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from dialogue.actions import FAILURE_METADATA_KEY
 from dialogue.domain import Domain
-from dialogue.policies.fallback import ACTION_HANDOFF, REASON_FAILED_CLARIFICATIONS, failed_clarifications
+from dialogue.policies.fallback import ACTION_HANDOFF, REASON_FAILED_CLARIFICATIONS, count_failed_clarifications
 from dialogue.slot_filling import INTERNAL_SLOTS
 from dialogue.tracker import DialogueStateTracker
 
@@ -231,11 +232,35 @@ def lexicon_score(text: str) -> float:
 
 def escalation_window(tracker: DialogueStateTracker) -> list[dict]:
     """The current session's events since the conversation was last resumed."""
-    events = tracker.current_session_events()
-    for i in range(len(events) - 1, -1, -1):
-        if events[i]["event"] == "resume":
-            return events[i + 1 :]
-    return list(events)
+    window = list(recent_events(tracker))
+    window.reverse()
+    return window
+
+
+def recent_events(tracker: DialogueStateTracker) -> Iterator[dict]:
+    """The :func:`escalation_window` newest first, read only as far as the caller goes."""
+    for event in reversed(tracker.current_session_events()):
+        if event["event"] == "resume":
+            return
+        yield event
+
+
+def user_messages(newest_first: Iterable[Mapping[str, Any]]) -> Iterator[tuple[Mapping[str, Any], bool]]:
+    """``(user event, whether a bot message came after the user message before it)`` for the
+    user messages among ``newest_first`` events, newest first. The oldest message's flag is
+    about the events before it."""
+    user = None
+    bot_before = False
+    for event in newest_first:
+        kind = event["event"]
+        if kind == "user":
+            if user is not None:
+                yield user, bot_before
+            user, bot_before = event, False
+        elif kind == "bot" and user is not None:
+            bot_before = True
+    if user is not None:
+        yield user, bot_before
 
 
 def _intent(event: Mapping[str, Any]) -> str | None:
@@ -305,14 +330,20 @@ class Escalation:
     # ------------------------------------------------------------------ triggers
 
     def check_message(self, tracker: DialogueStateTracker) -> tuple[str, str] | None:
-        """``(reason, detail)`` when the latest user message calls for a person, else None."""
+        """``(reason, detail)`` when the latest user message calls for a person, else None.
+
+        Only the latest few user messages of the :func:`escalation_window` are read: as many as
+        the frustration window and the corrections limit look at.
+        """
         if not self.config.enabled:
             return None
-        window = escalation_window(tracker)
-        users = [e for e in window if e["event"] == "user"]
-        if not users:
+        frustration = self.config.frustration
+        window = max(frustration.window, 1)
+        corrections = self.config.max_consecutive_corrections
+        messages = list(itertools.islice(user_messages(recent_events(tracker)), max(window, corrections)))
+        if not messages:
             return None
-        latest = users[-1]
+        latest = messages[0][0]
         intent = _intent(latest)
         text = latest.get("text") or ""
         if intent in self.config.human_request_intents and intent not in self.rule_intents:
@@ -323,32 +354,21 @@ class Escalation:
             match = self._keywords.search(text)
             if match:
                 return REASON_KEYWORD, match.group(1).lower()
-        frustration = self.config.frustration
-        scores = [self.sentiment.score(e.get("text")) for e in users[-max(frustration.window, 1) :]]
+        scores = [self.sentiment.score(event.get("text")) for event, _ in reversed(messages[:window])]
         if scores and scores[-1] <= frustration.severe_threshold:
             return REASON_FRUSTRATION, f"sentiment {scores[-1]:.2f}"
         if frustration.count and sum(s <= frustration.threshold for s in scores) >= frustration.count:
             return REASON_FRUSTRATION, f"sentiment {', '.join(f'{s:.2f}' for s in scores)}"
-        corrections = self.config.max_consecutive_corrections
-        if corrections and self._corrections(window) >= corrections:
+        if corrections and self._corrections(messages[:corrections]) >= corrections:
             return REASON_CORRECTIONS, intent or ""
         return None
 
-    def _corrections(self, window: list[dict]) -> int:
-        """User messages in a row (the latest included) with a correction intent, each right
-        after a bot message."""
+    def _corrections(self, messages: list[tuple[Mapping[str, Any], bool]]) -> int:
+        """How many of ``messages`` (from :func:`user_messages`, newest first) are corrections in
+        a row: a correction intent right after a bot message."""
         count = 0
-        bot_since_previous = False
-        streak: list[bool] = []
-        for event in window:
-            kind = event["event"]
-            if kind == "bot":
-                bot_since_previous = True
-            elif kind == "user":
-                streak.append(_intent(event) in self.config.correction_intents and bot_since_previous)
-                bot_since_previous = False
-        for is_correction in reversed(streak):
-            if not is_correction:
+        for event, bot_before in messages:
+            if not (bot_before and _intent(event) in self.config.correction_intents):
                 break
             count += 1
         return count
@@ -360,7 +380,7 @@ class Escalation:
         return consecutive_failures(action_outcomes(escalation_window(tracker), self.domain)) >= limit
 
     def failed_clarifications(self, tracker: DialogueStateTracker) -> int:
-        return failed_clarifications(escalation_window(tracker))
+        return count_failed_clarifications(recent_events(tracker))
 
     # ------------------------------------------------------------------ record
 

@@ -175,10 +175,14 @@ def _expected_actions(story: Story) -> Iterator[str]:
 
 def load_test_stories(path: str | Path) -> list[Story]:
     """The test stories of a file, or of every ``test_*.yml`` file under a directory with a
-    ``stories:`` section (Rasa's rule). Rules in those files are ignored."""
+    ``stories:`` section (Rasa's rule). Rules in those files are ignored. A directory search
+    does not descend into another project (a folder with its own ``domain.yml``), such as a
+    fixture project kept among the tests."""
     path = Path(path)
     if path.is_dir():
-        files = [f for f in yaml_files(path) if f.name.startswith(TEST_FILE_PREFIX)]
+        files = [
+            f for f in yaml_files(path) if f.name.startswith(TEST_FILE_PREFIX) and not _in_nested_project(f, path)
+        ]
     elif path.is_file():
         if path.suffix.lower() not in YAML_SUFFIXES:
             raise ValueError(f"{path}: unsupported file type (expected .yml, .yaml)")
@@ -191,6 +195,15 @@ def load_test_stories(path: str | Path) -> list[Story]:
         if data is not None:
             stories.extend(data.stories)
     return stories
+
+
+def _in_nested_project(file: Path, root: Path) -> bool:
+    folder = file.parent
+    while folder != root and root in folder.parents:
+        if (folder / "domain.yml").exists() or (folder / "domain").is_dir():
+            return True
+        folder = folder.parent
+    return False
 
 
 def _as_stories(stories: StoryData | Iterable[Story] | str | Path) -> list[Story]:

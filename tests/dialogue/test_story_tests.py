@@ -255,3 +255,15 @@ def test_desk_test_stories_exits_1_with_the_diff_when_a_story_fails(tmp_path):
 
     missing = desk("test", "--project", PROJECT, "--model", model_path(), "--stories", tmp_path / "nothing")
     assert missing.returncode == 2 and "no such file or directory" in missing.stderr
+
+
+def test_a_directory_search_skips_nested_projects(tmp_path):
+    from dialogue.testing import load_test_stories
+
+    story = 'stories:\n- story: hello\n  steps:\n  - user: hi\n    intent: greet\n  - action: utter_greet\n'
+    (tmp_path / "test_mine.yml").write_text(story)
+    nested = tmp_path / "fixtures" / "other_project"
+    (nested / "tests").mkdir(parents=True)
+    (nested / "domain.yml").write_text("version: '3.1'\n")
+    (nested / "tests" / "test_theirs.yml").write_text(story.replace("hello", "theirs"))
+    assert [s.name for s in load_test_stories(tmp_path)] == ["hello"]
