@@ -230,7 +230,7 @@ class Assistant:
         self.policies.fallback = FallbackPolicy(
             clarify=config.clarify,
             max_failed_clarifications=config.max_failed_clarifications if config.enabled else 0,
-            window=recent_events,
+            recent=recent_events,
         )
         self._stamp = {k: v for k, v in (("model_id", model_id), ("assistant_id", assistant_id)) if v}
 

@@ -246,9 +246,9 @@ def recent_events(tracker: DialogueStateTracker) -> Iterator[dict]:
 
 
 def user_messages(newest_first: Iterable[Mapping[str, Any]]) -> Iterator[tuple[Mapping[str, Any], bool]]:
-    """``(user event, whether a bot message came after the user message before it)`` for the
-    user messages among ``newest_first`` events, newest first. The oldest message's flag is
-    about the events before it."""
+    """``(user event, whether a bot message came between it and the previous user message)``
+    for the user messages among ``newest_first`` events, newest first (for the oldest one: any
+    bot message before it)."""
     user = None
     bot_before = False
     for event in newest_first:
@@ -257,7 +257,7 @@ def user_messages(newest_first: Iterable[Mapping[str, Any]]) -> Iterator[tuple[M
             if user is not None:
                 yield user, bot_before
             user, bot_before = event, False
-        elif kind == "bot" and user is not None:
+        elif kind == "bot":
             bot_before = True
     if user is not None:
         yield user, bot_before
@@ -338,9 +338,9 @@ class Escalation:
         if not self.config.enabled:
             return None
         frustration = self.config.frustration
-        window = max(frustration.window, 1)
+        scored = max(frustration.window, 1)
         corrections = self.config.max_consecutive_corrections
-        messages = list(itertools.islice(user_messages(recent_events(tracker)), max(window, corrections)))
+        messages = list(itertools.islice(user_messages(recent_events(tracker)), max(scored, corrections)))
         if not messages:
             return None
         latest = messages[0][0]
@@ -354,7 +354,7 @@ class Escalation:
             match = self._keywords.search(text)
             if match:
                 return REASON_KEYWORD, match.group(1).lower()
-        scores = [self.sentiment.score(event.get("text")) for event, _ in reversed(messages[:window])]
+        scores = [self.sentiment.score(event.get("text")) for event, _ in reversed(messages[:scored])]
         if scores and scores[-1] <= frustration.severe_threshold:
             return REASON_FRUSTRATION, f"sentiment {scores[-1]:.2f}"
         if frustration.count and sum(s <= frustration.threshold for s in scores) >= frustration.count:

@@ -60,12 +60,12 @@ def _session_backwards(tracker: DialogueStateTracker) -> Iterable[dict]:
 class FallbackPolicy(Policy):
     name = "FallbackPolicy"
 
-    def __init__(self, clarify: bool = True, max_failed_clarifications: int = 2, window=None) -> None:
+    def __init__(self, clarify: bool = True, max_failed_clarifications: int = 2, recent=None) -> None:
         self.clarify = clarify
         self.max_failed_clarifications = max_failed_clarifications
-        # the events considered for counting failed clarifications, newest first
+        # tracker -> the events considered for counting failed clarifications, newest first
         # (default: the session's)
-        self.window = window or _session_backwards
+        self.recent = recent or _session_backwards
 
     def predict(self, context: PredictionContext) -> Prediction:
         tracker = context.tracker
@@ -75,7 +75,7 @@ class FallbackPolicy(Policy):
                 return Prediction(loop, self.name)
             return Prediction(ACTION_LISTEN, self.name)
         if context.intent == NLU_FALLBACK_INTENT and self.clarify:
-            if count_failed_clarifications(self.window(tracker)) >= self.max_failed_clarifications:
+            if count_failed_clarifications(self.recent(tracker)) >= self.max_failed_clarifications:
                 return Prediction(ACTION_HANDOFF, self.name, reason=REASON_FAILED_CLARIFICATIONS)
             return Prediction(ACTION_ASK_AFFIRMATION, self.name)
         return Prediction(ACTION_DEFAULT_FALLBACK, self.name)

@@ -283,8 +283,9 @@ class SessionStates:
 
     A session's states are a left fold over its applied events (:class:`Fold`). For each
     conversation (by sender id, the latest :attr:`size` conversations) the fold is cached
-    together with the latest :attr:`keep` states, so a prediction only folds the events applied
-    since the previous one: the work per prediction does not grow with the session.
+    together with the latest :attr:`keep` states (as many as a policy asked for: the longest
+    rule, ``max_history``), so a prediction only folds the events applied since the previous
+    one: the work per prediction does not grow with the session.
 
     The cached events are compared with the tracker's applied events, a list comparison that
     checks identity before equality (trackers share their event dicts; a store reloads the
@@ -312,13 +313,13 @@ class SessionStates:
         count = max(count, 1)
         applied = tracker.applied_events() if applied is None else applied
         with self._lock:
-            if count > self.keep:
-                self.keep = count
-                self._sessions.clear()  # their tails are too short now
+            self.keep = max(self.keep, count)
             session = self._sessions.pop(tracker.sender_id, None)  # this call's until put back
         checkpoints = self._valid_checkpoints(session, applied)
-        start = checkpoints[-1] if checkpoints else _Progress(0, Fold(self.featurizer), (), 0)
-        progress = self._extend(start, applied)
+        progress = self._extend(checkpoints[-1] if checkpoints else self._start(), applied)
+        if len(progress.tail) < min(count - 1, progress.count):  # kept before more were needed
+            checkpoints = []
+            progress = self._extend(self._start(), applied)
         if not checkpoints or checkpoints[-1] is not progress:
             checkpoints = checkpoints[-(self.checkpoints - 1) :] + [progress]
         with self._lock:
@@ -328,6 +329,9 @@ class SessionStates:
         states = list(progress.tail[-(count - 1) :]) if count > 1 else []
         states.append(progress.fold.state())
         return RecentStates(states, progress.count + 1 - len(states))
+
+    def _start(self) -> _Progress:
+        return _Progress(0, Fold(self.featurizer), (), 0)
 
     @staticmethod
     def _valid_checkpoints(session: _Session | None, applied: list) -> list[_Progress]:

@@ -21,6 +21,13 @@ only those rows (like Rasa, which loads the latest session for a turn). Each sto
 keeps the last tracker per sender in an LRU cache keyed by ``(created_at, event_count)``; a
 retrieve costs one primary-key read plus the rows appended since (by this or any other process).
 
+SQLite runs in WAL mode with ``synchronous=NORMAL`` (SQLite's default, FULL, syncs the disk on
+every commit: a few milliseconds per turn). In WAL mode every transaction stays atomic and the
+database consistent after any crash, power loss included, and a crash of the process loses
+nothing; only durability changes: after a power loss or an OS crash, the turns committed since
+the latest WAL checkpoint may be rolled back. Where every acknowledged turn must survive a power
+failure, use PostgreSQL. (Should the filesystem refuse WAL, the store keeps SQLite's defaults.)
+
 Schema management: ``metadata.create_all`` plus a ``desk_schema_version`` table rather than
 Alembic. The schema is two tables that Desk alone owns; creating it needs no extra dependency or
 migration environment, runs identically on SQLite and PostgreSQL, and happens automatically in
@@ -122,7 +129,10 @@ def create_sql_engine(url: URL, busy_timeout_ms: int = 5000, echo: bool = False)
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         if not memory:
-            cursor.execute("PRAGMA journal_mode=WAL")
+            mode = cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() == "wal":
+                # Atomic and consistent after any crash; see the module docstring.
+                cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
