@@ -111,8 +111,10 @@ def test_shop_conversation_with_buttons(browser, shop_server):
     from selenium.webdriver.support.ui import WebDriverWait
 
     open_chat(browser, shop_server.url)
-    say(browser, "hi")
+    # a new visitor is greeted before typing anything (the page sends /greet, shown to no one)
     wait_for_bot_text(browser, "Welcome to Shop!")
+    assert browser.find_elements(By.CSS_SELECTOR, "#messages .msg.user") == []
+    say(browser, "hi")
     say(browser, "what is your refund policy")
     wait_for_bot_text(browser, "Would you like me to start a return?")
     buttons = browser.find_elements(By.CSS_SELECTOR, "#messages .choices button")
