@@ -27,6 +27,7 @@ from typing import Any, Callable
 
 from dialogue import events as ev
 from dialogue.action_client import ActionRejected, ActionServerClient, ActionServerError
+from dialogue.allowlist import ToolAllowlist
 from dialogue.domain import DEFAULT_ACTIONS, REQUESTED_SLOT, SESSION_STARTED_METADATA, Domain
 from dialogue.responses import ResponseRenderer
 from dialogue.tracker import DialogueStateTracker
@@ -92,6 +93,7 @@ class ActionContext:
         channel: str | None = None,
         metadata: dict | None = None,
         rng: random.Random | None = None,
+        allowlist: ToolAllowlist | None = None,
     ) -> None:
         import time
 
@@ -102,6 +104,7 @@ class ActionContext:
         self.channel = channel
         self.metadata = metadata
         self.rng = rng
+        self.allowlist = allowlist
 
     def now(self) -> float:
         return self.clock()
@@ -135,6 +138,10 @@ class ActionContext:
         if self.client is None:
             message = "no action server is configured (`action_endpoint` in endpoints.yml)"
             raise ActionFailure(name, "unreachable", message)
+        if self.allowlist is not None and not self.allowlist.allows(name, tracker):
+            scopes = ", ".join(sorted(self.allowlist.scopes(tracker))) or "nothing"
+            logger.warning("refused %s for %s: policy.yml allows it for none of: %s", name, tracker.sender_id, scopes)
+            raise ActionFailure(name, "not_allowed", f"not in the allowlist for {scopes}")
         try:
             reply = await self.client.run(name, tracker.sender_id, tracker.current_state(events="session"))
         except ActionRejected as exc:

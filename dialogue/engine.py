@@ -40,6 +40,7 @@ from typing import Any, Callable
 
 from dialogue import events as ev
 from dialogue.action_client import ActionServerClient
+from dialogue.allowlist import ToolAllowlist
 from dialogue.actions import (
     ACTION_ASK_AFFIRMATION,
     ACTION_ASK_REPHRASE,
@@ -203,8 +204,10 @@ class Assistant:
         max_actions_per_turn: int = DEFAULT_MAX_ACTIONS,
         model_id: str | None = None,
         assistant_id: str | None = None,
+        allowlist: ToolAllowlist | None = None,
     ) -> None:
         self.domain = domain
+        self.allowlist = allowlist
         self.nlu = nlu
         self.policies = policies or PolicyEnsemble.from_config(domain, story_data or StoryData(), None)
         slot_defaults = {name: slot.initial_value for name, slot in domain.slots.items()}
@@ -328,7 +331,10 @@ class Assistant:
     # ------------------------------------------------------------------ the turn
 
     def _context(self, turn: _Turn) -> ActionContext:
-        return ActionContext(self.domain, self.renderer, self.action_client, self.clock, turn.channel, turn.metadata)
+        return ActionContext(
+            self.domain, self.renderer, self.action_client, self.clock, turn.channel, turn.metadata,
+            allowlist=self.allowlist,
+        )
 
     async def _start_turn(self, sender_id: str, channel: str | None, metadata: dict | None) -> _Turn:
         tracker = await self.tracker_store.retrieve(sender_id)

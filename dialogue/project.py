@@ -39,6 +39,7 @@ from typing import Any, Mapping
 import yaml
 
 from dialogue.action_client import ActionServerClient
+from dialogue.allowlist import ToolAllowlist
 from dialogue.domain import Domain
 from dialogue.engine import Assistant
 from dialogue.handoff import EscalationConfig
@@ -235,4 +236,5 @@ def load_assistant(
         handoff_store=_handoff_store(tracker_store),
         model_id=getattr(nlu, "metadata", {}).get("fingerprint", "")[:32] or None,
         assistant_id=project.config.get("assistant_id"),
+        allowlist=ToolAllowlist.load(project_dir, project.domain.forms),
     )
