@@ -3,8 +3,8 @@
 
 Slots read: ``appointment_type`` (fitting, repair, bike service), ``date`` and ``time`` (in the
 store's time zone; a date from today on), ``appointment_id`` (optional when the customer has one
-upcoming appointment). Slot set: ``appointment_id``. Without a date the next free times are
-offered, without a time the free times of that day.
+upcoming appointment), ``appointment_notes`` (optional, for booking). Slot set: ``appointment_id``.
+Without a date the next free times are offered, without a time the free times of that day.
 """
 
 from __future__ import annotations

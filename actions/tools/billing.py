@@ -19,7 +19,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from actions.backoffice.audit import mask_text
-from actions.backoffice.interfaces import Invoice, Order, Refund
+from actions.backoffice.interfaces import Invoice, NotAllowed, Order, Refund
 from actions.controls import approvals, links
 from actions.controls.approvals import Approval
 from actions.controls.verification import mask_email
@@ -46,9 +46,17 @@ def refund_with_key(call: Call, order_id: str, key: str) -> Refund | None:
 def refund_or_hold(call: Call, order: Order, amount: Decimal, reason: str, key: str) -> tuple[Refund, Approval | None]:
     """Record a refund: approved at once up to the threshold, else held for a person's approval."""
     billing = call.bo.billing
-    if amount > call.policy.refund_approval_threshold:
-        refund = billing.create_refund(order.id, amount, reason, idempotency_key=key, status="pending_approval",
-                                       conversation_id=call.sender_id)
+    held = amount > call.policy.refund_approval_threshold
+    try:
+        refund = billing.create_refund(order.id, amount, reason, idempotency_key=key, conversation_id=call.sender_id,
+                                       status="pending_approval" if held else "requested")
+    except NotAllowed:
+        # A concurrent delivery of the same call may have recorded the refund between our check and
+        # the back office's order lock, which then finds nothing left to refund: answer with that refund.
+        refund = refund_with_key(call, order.id, key)
+        if refund is None:
+            raise
+    if held:
         approval, _ = approvals.request(
             call.rt, conversation_id=call.sender_id, customer_id=call.customer_id, tool=call.tool,
             parameters={"kind": approvals.KIND_REFUND, "refund_id": refund.id, "order_id": order.id,
@@ -57,7 +65,6 @@ def refund_or_hold(call: Call, order: Order, amount: Decimal, reason: str, key: 
         )
         call.set("approval_id", approval.id)
         return refund, approval
-    refund = billing.create_refund(order.id, amount, reason, idempotency_key=key, conversation_id=call.sender_id)
     if refund.status == "requested":
         refund = billing.set_refund_status(refund.id, "approved")
     return refund, None
@@ -98,21 +105,22 @@ class RequestRefund(Tool):
         reason = inputs.text(call.slot("refund_reason"), "reason", limit=500) if call.slot("refund_reason") else "Return requested in chat"
         call.params.update({"amount": requested, "reason": reason})
         key = call.key(order_id=order.id, amount=requested if requested is not None else "all")
-        refund = refund_with_key(call, order.id, key)
+        refunds = call.bo.billing.refunds_for_order(order.id)
+        refund = next((r for r in refunds if r.idempotency_key == key), None)
         if refund is not None:  # a retry of a call that already went through
             refund, approval = refund_or_hold(call, order, refund.amount, refund.reason, key)
         else:
-            amount = min(self._eligible(call, order), requested) if requested is not None else self._eligible(call, order)
-            if requested is not None and requested > amount:
-                raise ToolFailure(f"The most I can refund for order {order.id} now is {money(amount, order.currency)}.",
+            eligible = self._eligible(call, order, refunds)
+            if requested is not None and requested > eligible:
+                raise ToolFailure(f"The most I can refund for order {order.id} now is {money(eligible, order.currency)}.",
                                   "not_eligible")
-            refund, approval = refund_or_hold(call, order, amount, reason, key)
+            refund, approval = refund_or_hold(call, order, eligible if requested is None else requested, reason, key)
         call.params["refund"] = refund.amount
         call.outcome = "pending_approval" if approval and approval.status == "pending" else "ok"
         call.say(refund_message(call, order, refund, approval))
 
     @staticmethod
-    def _eligible(call: Call, order: Order) -> Decimal:
+    def _eligible(call: Call, order: Order, refunds: list[Refund]) -> Decimal:
         """What can be refunded now; :class:`ToolFailure` with the rule that stands in the way."""
         days = call.policy.refund_window_days
         if order.status in ("pending", "paid", "processing"):
@@ -126,6 +134,10 @@ class RequestRefund(Tool):
                               "not_eligible")
         if order.status == "returned":
             raise ToolFailure(f"Order {order.id} has already been returned and refunded.", "not_eligible")
+        declined = [r.id for r in refunds if r.status == "rejected"]
+        if declined:
+            raise ToolFailure(f"A refund request for order {order.id} was reviewed by our team and not approved "
+                              f"(reference {declined[-1]}). If you'd like to talk it over, type \"agent\".", "not_eligible")
         tracking = call.bo.orders.tracking(order.id)
         delivered = (tracking.delivered_at if tracking else None) or order.updated_at or order.placed_at
         if call.now() - delivered > timedelta(days=days):
@@ -137,10 +149,11 @@ class RequestRefund(Tool):
         if items <= 0:
             raise ToolFailure(f"The items of order {order.id} have already been returned.", "not_eligible")
         paid = call.bo.billing.payment_status(order.id).amount_paid
-        refundable = min(items, paid) - reserved(call, order.id)
+        under_way = [r for r in refunds if r.status in RESERVING]
+        refundable = min(items, paid) - sum((r.amount for r in under_way), Decimal("0.00"))
         if refundable <= 0:
-            under_way = [r.id for r in call.bo.billing.refunds_for_order(order.id) if r.status in RESERVING]
-            raise ToolFailure(f"A refund for order {order.id} is already under way ({', '.join(under_way) or 'none'}), "
+            references = ", ".join(r.id for r in under_way) or "none"
+            raise ToolFailure(f"A refund for order {order.id} is already under way ({references}), "
                               "so there's nothing more I can refund.", "not_eligible")
         return refundable.quantize(Decimal("0.01"))
 

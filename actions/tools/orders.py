@@ -109,6 +109,10 @@ class CancelOrder(Tool):
             refund, approval = (None, None)
             if amount > 0:
                 refund, approval = refund_or_hold(call, order, amount, f"Order cancelled: {reason}", key)
+            else:  # a concurrent delivery of this same call may just have refunded it
+                refund = refund_with_key(call, order.id, key)
+                if refund is not None:
+                    refund, approval = refund_or_hold(call, order, refund.amount, refund.reason, key)
         call.params.update({"fee": fee, "refund": refund.amount if refund else Decimal("0")})
         text = f"Done: order {order.id} is cancelled."
         if fee > 0 and refund is not None:
