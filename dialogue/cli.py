@@ -148,6 +148,49 @@ def cmd_data_validate(args) -> int:
     return 1 if errors or (args.fail_on_warnings and warnings) else 0
 
 
+def _run_module(module: str, argv: list[str], project: str) -> int:
+    """``python -m MODULE ARGV...`` in the project directory; its exit status. The action code is
+    run in a process of its own, never imported here."""
+    import subprocess
+
+    directory = Path(project)
+    if not directory.is_dir():
+        raise ValueError(f"{project}: no such project directory")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(directory.resolve()), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([sys.executable, "-m", module, *argv], cwd=directory, env=env).returncode
+
+
+def _url(args) -> list[str]:
+    return ["--url", args.url] if args.url else []
+
+
+def cmd_backoffice(args) -> int:
+    argv = [args.what, *_url(args)]
+    if getattr(args, "today", None):
+        argv += ["--today", args.today]
+    if getattr(args, "force", False):
+        argv.append("--force")
+    if getattr(args, "empty", False):
+        argv.append("--empty")
+    return _run_module("actions.backoffice", argv, args.project)
+
+
+def cmd_audit_verify(args) -> int:
+    return _run_module("actions.backoffice", ["audit", "verify", *_url(args)], args.project)
+
+
+def cmd_approvals(args) -> int:
+    if args.what == "list":
+        argv = ["list", "--status", args.status, *_url(args)]
+    else:
+        if not args.request_id or not args.agent:
+            raise ValueError(f"desk approvals {args.what} needs a request id and --agent NAME")
+        argv = [args.what, args.request_id, "--agent", args.agent, *_url(args)]
+        if args.reason is not None:
+            argv += ["--reason", args.reason]
+    return _run_module("actions.approvals", argv, args.project)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="desk", description="Desk: customer-service assistants.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
@@ -218,6 +261,40 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--data", nargs="+", default=[DEFAULT_DATA], help="data files or directories (default: data)")
     validate.add_argument("--fail-on-warnings", action="store_true", help="exit 1 on warnings too")
     validate.set_defaults(handler=cmd_data_validate)
+
+    def backoffice_arguments(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--url", default=None, help="back-office database URL (default: $DESK_BACKOFFICE_URL or sqlite:///backoffice.db)")
+        command.add_argument("--project", default=".", help="the project directory with the action code (default: the current one)")
+
+    backoffice = commands.add_parser("backoffice", help="manage the back-office database (python -m actions.backoffice)")
+    backoffice_kinds = backoffice.add_subparsers(dest="what", required=True)
+    backoffice_arguments(backoffice_kinds.add_parser("migrate", help="upgrade the schema to the newest migration"))
+    for name, text in (("seed", "migrate, then fill an empty database with the demo company"),
+                       ("reset", "drop everything, migrate and seed again")):
+        sub = backoffice_kinds.add_parser(name, help=text)
+        backoffice_arguments(sub)
+        sub.add_argument("--today", default=None, help="the demo's current date, YYYY-MM-DD (default: today)")
+        if name == "seed":
+            sub.add_argument("--force", action="store_true", help="reset the database first if it already holds data")
+        else:
+            sub.add_argument("--empty", action="store_true", help="leave the new schema empty (no demo data)")
+    backoffice.set_defaults(handler=cmd_backoffice)
+
+    audit = commands.add_parser("audit", help="the back office's audit log")
+    audit_kinds = audit.add_subparsers(dest="what", required=True)
+    verify = audit_kinds.add_parser("verify", help="check the audit log's hash chain")
+    backoffice_arguments(verify)
+    verify.set_defaults(handler=cmd_audit_verify)
+
+    approvals = commands.add_parser("approvals", help="requests held for a person's approval (python -m actions.approvals)")
+    approvals.add_argument("what", choices=["list", "approve", "reject"], help="what to do")
+    approvals.add_argument("request_id", nargs="?", metavar="ID", help="the request, e.g. APR-00001 (approve, reject)")
+    approvals.add_argument("--agent", default=None, help="who decides (approve, reject)")
+    approvals.add_argument("--reason", default=None, help="why (required to reject; sent to the customer)")
+    approvals.add_argument("--status", default="pending", choices=["pending", "approved", "rejected", "executed", "all"],
+                           help="which requests to list (default: pending)")
+    backoffice_arguments(approvals)
+    approvals.set_defaults(handler=cmd_approvals)
     return parser
 
 

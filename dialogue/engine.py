@@ -313,6 +313,19 @@ class Assistant:
         await asyncio.to_thread(self.handoff_store.resolve, sender_id, agent)
         return True
 
+    async def notify(self, sender_id: str, text: str) -> bool:
+        """Say ``text`` in a conversation outside a turn (a ``bot`` event, appended in one
+        transaction under the conversation's lock). Clients see it on their next fetch of the
+        tracker; nothing is pushed. False when the conversation is unknown."""
+        async with self.lock_store.lock(sender_id):
+            tracker = await self.tracker_store.retrieve(sender_id)
+            if tracker is None:
+                return False
+            turn = _Turn(tracker, None, None, self._stamp)
+            turn.log(ev.bot_uttered(text, timestamp=self.clock()))
+            await self._save(turn)
+        return True
+
     def parse(self, text: str) -> dict:
         """The parse of a message: payloads directly, text by the NLU model."""
         payload = parse_payload(text) if text.startswith("/") else None

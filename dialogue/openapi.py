@@ -21,6 +21,7 @@ def _errors(*codes: int) -> dict:
         404: "No such conversation.",
         409: "The conversation is not paused.",
         413: "The message is longer than the server's limit (default 5000 characters).",
+        502: "The action server is unavailable or could not run the call.",
     }
     return {str(code): _json(_ref("Error"), text[code]) for code in codes}
 
@@ -35,6 +36,38 @@ _CONVERSATION_ID = {
 _SECURED = [{"TokenAuth": []}, {"JWT": []}]
 
 _SCHEMAS: dict[str, Any] = {
+    "Approval": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "conversation_id": {"type": "string"},
+            "customer_id": {"type": "string", "nullable": True},
+            "tool": {"type": "string"},
+            "parameters": {"type": "object"},
+            "amount": {"type": "string", "nullable": True},
+            "currency": {"type": "string", "nullable": True},
+            "status": {"type": "string", "enum": ["pending", "approved", "rejected", "executed"]},
+            "summary": {"type": "string"},
+            "requested_at": {"type": "string"},
+            "decided_by": {"type": "string", "nullable": True},
+            "decided_at": {"type": "string", "nullable": True},
+            "reason": {"type": "string", "nullable": True},
+            "executed_at": {"type": "string", "nullable": True},
+        },
+    },
+    "Decision": {
+        "type": "object",
+        "properties": {
+            "approval": {"$ref": "#/components/schemas/Approval"},
+            "executed": {"type": "boolean", "description": "The held action has been carried out."},
+            "message": {"type": "string", "description": "For the agent."},
+            "conversation_id": {"type": "string"},
+            "customer_message": {"type": "string", "nullable": True,
+                                 "description": "What the customer's conversation was told."},
+            "customer_notified": {"type": "boolean",
+                                  "description": "The message was added to the conversation (false: unknown to this server)."},
+        },
+    },
     "Error": {
         "type": "object",
         "description": "Rasa's error response, plus `error` (the same text as `message`).",
@@ -283,5 +316,54 @@ def openapi_document(version: str) -> dict:
                     "responses": {"200": _json(_ref("Tracker"), "The tracker."), **_errors(400, 401, 403, 404, 409)},
                 }
             },
+            "/approvals": {
+                "get": {
+                    "summary": "Requests held for a person's approval (refunds above the threshold, account closures).",
+                    "security": _SECURED,
+                    "parameters": [
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "default": "pending",
+                                       "enum": ["pending", "approved", "rejected", "executed", "all"]},
+                        }
+                    ],
+                    "responses": {
+                        "200": _json(
+                            {"type": "object", "properties": {"approvals": {"type": "array", "items": _ref("Approval")}}},
+                            "The requests, oldest first.",
+                        ),
+                        **_errors(400, 401, 403, 502),
+                    },
+                }
+            },
+            **{f"/approvals/{{approval_id}}/{verb}": {"post": _decision(verb)} for verb in ("approve", "reject")},
+        },
+    }
+
+
+def _decision(verb: str) -> dict:
+    what = ("Approve a held request and carry it out (once)." if verb == "approve"
+            else "Reject a held request.")
+    return {
+        "summary": what + " The customer's conversation gets the outcome as a bot message, "
+                          "seen on the next fetch of its tracker (nothing is pushed over REST).",
+        "security": _SECURED,
+        "parameters": [{"name": "approval_id", "in": "path", "required": True, "schema": {"type": "string"},
+                        "description": "The request, e.g. APR-00001."}],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {
+                "type": "object", "required": ["agent"],
+                "properties": {"agent": {"type": "string", "maxLength": 100}, "reason": {"type": "string"}},
+            }}},
+        },
+        "responses": {
+            "200": _json(_ref("Decision"), "The decision."),
+            **_errors(400, 401, 403),
+            "404": _json(_ref("Error"), "No such approval request."),
+            "409": _json(_ref("Error"), "The request was already decided."),
+            **_errors(502),
         },
     }

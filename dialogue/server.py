@@ -14,6 +14,12 @@ Endpoints (all JSON unless said otherwise; ``/openapi.json`` describes them):
 ``POST /conversations/<id>/messages``      ``{"text", "sender": "user", "parse_data"?}``: log a user
                                            message without running the bot → the tracker
 ``POST /conversations/<id>/resume``        ``{"agent"?}``: the human agent hands back → the tracker
+``GET /approvals``                         held requests awaiting a person (``?status=``
+                                           ``pending`` (default), ``approved``, ``rejected``,
+                                           ``executed`` or ``all``) → ``{"approvals": [...]}``
+``POST /approvals/<id>/approve``           ``{"agent", "reason"?}``: approve and carry out a held
+``POST /approvals/<id>/reject``            request, or reject it; the customer's conversation gets
+                                           the outcome as a bot message (see below)
 ``GET /health``                            ``{"status": "ok"}``
 ``GET /version``                           ``{"version", "minimum_compatible_version"}``
 ``GET /status``                            ``{"model_file", "model_id", "num_active_training_jobs"}``
@@ -33,6 +39,16 @@ embedding); :class:`ActionServerProcess` runs a project's rasa-sdk action server
 
 Handlers are thin: they check the request, call the assistant, and shape the reply; the
 assistant knows nothing of HTTP.
+
+Approvals: the ``/approvals`` endpoints authenticate like the conversation endpoints (a token, or
+a JWT with role ``admin``) and call the action server's ``action_list_approvals`` /
+``action_decide_approval`` with Rasa's request format, the decision in ``latest_message.metadata``
+and a sender id starting with :data:`AGENT_SENDER_PREFIX`, which no channel accepts as a
+conversation id (400 on REST and the conversation endpoints; a websocket or socket.io message with
+it is dropped). A decision's customer-facing outcome is appended to the customer's conversation
+as a ``bot`` event (:meth:`dialogue.engine.Assistant.notify`): over REST nothing is pushed, the
+customer sees it on the next fetch of the tracker. Errors: 400 a bad body, 404 an unknown
+request, 409 one already decided, 502 the action server is unavailable or failed.
 """
 
 from __future__ import annotations
@@ -61,7 +77,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, html, json
 
 from dialogue.auth import AuthError, AuthSettings, authorise
-from dialogue.channels import BadInput, sender_id, user_text
+from dialogue.channels import AGENT_SENDER_PREFIX, BadInput, sender_id, user_text
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +95,9 @@ _REASONS = {
     409: "Conflict",
     413: "PayloadTooLarge",
     500: "ServerError",
+    502: "BadGateway",
 }
+_ACTION_ERRORS = {"not_found": 404, "already_decided": 409, "invalid": 400}
 _app_names = itertools.count()
 
 
@@ -136,6 +154,10 @@ def make_user_message(**fields: Any):
     from dialogue.engine import UserMessage
 
     return UserMessage(**fields)
+
+
+def _conversation(conversation_id: str) -> str:
+    return sender_id(conversation_id, "conversation id", default=None)
 
 
 def _auth(request: Request, conversation_id: str | None = None, open_when_unconfigured: bool = False) -> None:
@@ -274,7 +296,7 @@ def build_app(assistant: Any, settings: ServerSettings | None = None, name: str 
     @app.get("/conversations/<conversation_id:str>/tracker", unquote=True)
     async def tracker(request: Request, conversation_id: str):
         _auth(request, conversation_id)
-        conversation_id = sender_id(conversation_id, "conversation id", default=None)
+        conversation_id = _conversation(conversation_id)
         if "until" in request.args:
             raise BadInput("the 'until' parameter is not supported")
         state = await request.app.ctx.assistant.tracker_state(conversation_id, _verbosity(request))
@@ -285,7 +307,7 @@ def build_app(assistant: Any, settings: ServerSettings | None = None, name: str 
     @app.post("/conversations/<conversation_id:str>/messages", unquote=True)
     async def add_message(request: Request, conversation_id: str):
         _auth(request, conversation_id)
-        conversation_id = sender_id(conversation_id, "conversation id", default=None)
+        conversation_id = _conversation(conversation_id)
         body = json_body(request)
         if not isinstance(body, dict):
             raise BadInput('expected a JSON object like {"text": "hello", "sender": "user"}')
@@ -309,7 +331,7 @@ def build_app(assistant: Any, settings: ServerSettings | None = None, name: str 
     @app.post("/conversations/<conversation_id:str>/resume", unquote=True)
     async def resume(request: Request, conversation_id: str):
         _auth(request, conversation_id)
-        conversation_id = sender_id(conversation_id, "conversation id", default=None)
+        conversation_id = _conversation(conversation_id)
         body = json_body(request)
         if body is not None and not isinstance(body, dict):
             raise BadInput('expected a JSON object like {"agent": "alice"} (or no body)')
@@ -324,7 +346,92 @@ def build_app(assistant: Any, settings: ServerSettings | None = None, name: str 
             return error(409, f"conversation '{conversation_id}' is not paused")
         return json(await ctx.assistant.tracker_state(conversation_id, verbosity))
 
+    @app.get("/approvals")
+    async def list_approvals(request: Request):
+        _auth(request)
+        status = request.args.get("status", "pending")
+        reply = await _agent_call(request, "action_list_approvals", "api", {"status": status})
+        if isinstance(reply, HTTPResponse):
+            return reply
+        return json({"approvals": reply["custom"].get("approvals") or []})
+
+    @app.post("/approvals/<approval_id:str>/approve", unquote=True)
+    async def approve(request: Request, approval_id: str):
+        return await _decide(request, approval_id, True)
+
+    @app.post("/approvals/<approval_id:str>/reject", unquote=True)
+    async def reject(request: Request, approval_id: str):
+        return await _decide(request, approval_id, False)
+
     return app
+
+
+def _agent_tracker(sender: str, metadata: dict) -> dict:
+    """A Rasa tracker for an agent's call: no events, the request in ``latest_message.metadata``."""
+    message = {"text": "", "intent": {"name": None, "confidence": 0.0}, "entities": [], "intent_ranking": [],
+               "metadata": metadata}
+    return {
+        "sender_id": sender, "slots": {}, "latest_message": message, "latest_event_time": time.time(),
+        "followup_action": None, "paused": False, "events": [], "latest_input_channel": None,
+        "active_loop": {}, "latest_action": {"action_name": "action_listen"}, "latest_action_name": "action_listen",
+    }
+
+
+async def _agent_call(request: Request, action: str, agent: str, metadata: dict) -> dict | HTTPResponse:
+    """Run an agent action on the action server: ``{"texts", "custom"}``, or the error response."""
+    from dialogue.action_client import ActionServerError
+
+    client = getattr(request.app.ctx.assistant, "action_client", None)
+    if client is None:
+        return error(502, "no action server is configured", "ActionServerUnavailable")
+    sender = AGENT_SENDER_PREFIX + agent
+    try:
+        result = await client.run(action, sender, _agent_tracker(sender, metadata))
+    except ActionServerError as exc:
+        logger.error("agent call %s failed: %s", action, exc)
+        return error(502, f"the action server could not run {action} ({exc.reason})", "ActionServerUnavailable")
+    responses = [r for r in result["responses"] if isinstance(r, dict)]
+    custom = next((r["custom"] for r in responses if r.get("custom") and isinstance(r["custom"], dict)), None)
+    if custom is None:
+        return error(502, f"the action server's {action} answered without a result", "ActionServerUnavailable")
+    problem = custom.get("error")
+    if isinstance(problem, dict):
+        status = _ACTION_ERRORS.get(problem.get("reason"), 502)
+        return error(status, str(problem.get("message") or problem.get("reason")), _REASONS.get(status))
+    texts = [r["text"] for r in responses if isinstance(r.get("text"), str) and r["text"]]
+    return {"texts": texts, "custom": custom}
+
+
+async def _decide(request: Request, approval_id: str, approve: bool) -> HTTPResponse:
+    _auth(request)
+    body = json_body(request)
+    if not isinstance(body, dict):
+        raise BadInput('expected a JSON object like {"agent": "alice", "reason": "checked the photos"}')
+    agent, reason = body.get("agent"), body.get("reason")
+    if not isinstance(agent, str) or not agent.strip():
+        raise BadInput('"agent" must be a non-empty string')
+    if reason is not None and not isinstance(reason, str):
+        raise BadInput('"reason" must be a string')
+    if len(agent) > 100 or len(reason or "") > 1000:
+        raise BadInput('"agent" (100) or "reason" (1000 characters) too long')
+    metadata = {"approval_id": approval_id, "approve": approve, "agent": agent.strip(), "reason": reason}
+    reply = await _agent_call(request, "action_decide_approval", agent.strip(), metadata)
+    if isinstance(reply, HTTPResponse):
+        return reply
+    custom = reply["custom"]
+    conversation_id = custom.get("conversation_id")
+    text = "\n\n".join(reply["texts"]) or None
+    notified = False
+    if text and isinstance(conversation_id, str) and conversation_id:
+        notified = await request.app.ctx.assistant.notify(conversation_id, text)
+    return json({
+        "approval": custom.get("approval"),
+        "executed": bool(custom.get("executed")),
+        "message": custom.get("message"),
+        "conversation_id": conversation_id,
+        "customer_message": text,
+        "customer_notified": notified,
+    })
 
 
 # ---------------------------------------------------------------------------- running it

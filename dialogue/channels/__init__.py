@@ -92,8 +92,14 @@ def user_text(value: Any, field: str, max_chars: int) -> str:
     return value
 
 
+AGENT_SENDER_PREFIX = "__agent__:"  # sender ids of the server's own agent calls to the action server
+
+
 def sender_id(value: Any, field: str = "sender", default: str | None = DEFAULT_SENDER_ID) -> str:
-    """A conversation id from a client: a non-empty string (or a number, as Rasa accepts)."""
+    """A conversation id from a client: a non-empty string (or a number, as Rasa accepts).
+
+    Ids starting with :data:`AGENT_SENDER_PREFIX` are reserved for agents' calls, so no
+    customer can pose as an agent to the action server."""
     if value is None and default is not None:
         return default
     if isinstance(value, bool) or not isinstance(value, (str, int)):
@@ -103,6 +109,8 @@ def sender_id(value: Any, field: str = "sender", default: str | None = DEFAULT_S
         raise BadInput(f'"{field}" must not be empty')
     if len(value) > MAX_SENDER_ID_CHARS:
         raise BadInput(f'"{field}" longer than {MAX_SENDER_ID_CHARS} characters')
+    if value.startswith(AGENT_SENDER_PREFIX):
+        raise BadInput(f'"{field}" must not start with {AGENT_SENDER_PREFIX!r}')
     return value
 
 
