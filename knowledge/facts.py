@@ -1,13 +1,18 @@
 """Values stated in a sentence (amounts, durations, dates, times, percentages, counts, yes/no)
 and the comparisons built on them: contradictory and near-duplicate statements.
 
-A *statement* is one sentence. Two statements are about the same thing when their content words
-(values masked as their kind, e.g. ``<duration:business_day>``, negations left out) largely
-coincide: one set contains the other and they share at least 60 % of their words, or they share
-at least 80 %. Two statements about the same thing contradict each other when they state values
-of the same kind and neither statement's values include the other's ("within 14 days" against
-"within 30 days"), or when they state the same values but one denies what the other affirms
-("gift cards can be refunded" against "gift cards cannot be refunded").
+Sentences are compared clause by clause (cut at commas, semicolons, colons, brackets, dashes).
+Two clauses are about the same thing when their content words (stemmed; values replaced by their
+kind, e.g. ``valdurationbusinessday``; negations left out) largely coincide: one set contains the
+other, with two words or more besides values in common, or they share at least 80 % of their
+words. Two clauses about the same thing contradict each other when they state values of the same
+kind (and unit) and neither clause's values include the other's ("within 14 days" against
+"within 30 days"), or when they state the same values and share most words but one denies what
+the other affirms ("gift cards can be refunded" against "gift cards cannot be refunded").
+
+These are heuristics on wording: synonyms ("keep", "remember") count as different words, and a
+clause is judged without its heading ("In the US it takes 3-5 business days"), so contradictions
+in similar wording are found, not every contradiction.
 """
 
 from __future__ import annotations
@@ -154,61 +159,85 @@ def _parse(kind: str, m: re.Match) -> Value | None:
         return None
 
 
-def _masked(text: str) -> str:
-    """``text`` with every value replaced by a word naming its kind (and unit)."""
-    text = _MASK.sub(lambda m: " " * len(m.group()), text.replace("\u2011", "-"))
-    for start, end, value in reversed(_spans(text)):
-        text = f"{text[:start]} val{value.kind}{value.unit.replace('_', '')} {text[end:]}"
-    return text
+_CLAUSE = re.compile(r"\s*(?:[;:()]|,\s*(?:(?:and|but|or|so)\b)?|\s[–—-]\s)\s*")
 
 
-def subject(text: str) -> frozenset[str]:
-    """What a statement is about: its stemmed content words, values as their kind, no negation."""
-    return frozenset(stem(w) for w in words(_masked(text)) if w not in STOPWORDS and w not in NEGATIONS)
+@dataclass(frozen=True)
+class Clause:
+    """A value-bearing part of a sentence: what it is about, what it states, whether it denies."""
+
+    text: str
+    subject: frozenset[str]
+    values: tuple[Value, ...]
+    negated: bool
 
 
-def negated(text: str) -> bool:
-    return any(t in NEGATIONS for t in words(_masked(text)))
+def clauses(sentence: str) -> list[Clause]:
+    """``sentence`` cut at commas, semicolons, colons, brackets and dashes; values are found in
+    the whole sentence first, so that "5-8 to Canada" after "3-5 business days" stays a duration."""
+    text = _MASK.sub(lambda m: " " * len(m.group()), sentence.replace("\u2011", "-"))
+    spans = _spans(text)
+    masked = list(text)
+    for start, end, _ in spans:
+        masked[start:end] = "#" * (end - start)  # not a word, not a space: clause cuts keep it
+    masked = "".join(masked)
+    out: list[Clause] = []
+    start = 0
+    for cut in [*_CLAUSE.finditer(masked), None]:
+        end = cut.start() if cut else len(masked)
+        part_values = tuple(v for s, e, v in spans if start <= s < end)
+        tokens = words(masked[start:end])
+        subject = frozenset(stem(w) for w in tokens if w not in STOPWORDS and w not in NEGATIONS)
+        subject |= {f"val{v.kind}{v.unit.replace('_', '')}" for v in part_values}
+        if subject:
+            out.append(Clause(text[start:end].strip(), subject, part_values, any(w in NEGATIONS for w in tokens)))
+        start = cut.end() if cut else end
+    return out
 
 
 def same_subject(a: frozenset[str], b: frozenset[str]) -> bool:
-    shared = len(a & b)
-    if shared < 2:
+    """About the same thing: one clause's words contain the other's (two or more words besides
+    values in common), or they share 80 % of their words."""
+    shared = a & b
+    if sum(not w.startswith("val") for w in shared) < 2:
         return False
-    jaccard = shared / len(a | b)
-    return jaccard >= 0.8 or (jaccard >= 0.6 and (a <= b or b <= a))
+    return a <= b or b <= a or len(shared) / len(a | b) >= 0.8
 
 
 @dataclass(frozen=True)
 class Disagreement:
     kind: str  # a value kind ("duration", "money", ...) or "yes/no"
-    first: str  # how the first statement puts it
+    first: str  # the part of each statement that disagrees
     second: str
-
-    def describe(self) -> str:
-        if self.kind == "yes/no":
-            return "one statement affirms what the other denies"
-        return f"{self.kind}: {self.first} vs {self.second}"
 
 
 def disagreement(a: str, b: str) -> Disagreement | None:
-    """How statements ``a`` and ``b`` contradict each other, or ``None``."""
-    if not same_subject(subject(a), subject(b)):
+    """How statements (sentences) ``a`` and ``b`` contradict each other, or ``None``."""
+    for ca in clauses(a):
+        for cb in clauses(b):
+            found = clash(ca, cb)
+            if found:
+                return found
+    return None
+
+
+def clash(a: Clause, b: Clause) -> Disagreement | None:
+    if not same_subject(a.subject, b.subject):
         return None
-    va, vb = values(a), values(b)
     for kind in ("money", "duration", "date", "time", "percent"):
-        ka, kb = [v for v in va if v.kind == kind], [v for v in vb if v.kind == kind]
-        if not ka or not kb:
-            continue
+        ka, kb = [v for v in a.values if v.kind == kind], [v for v in b.values if v.kind == kind]
         units = {v.unit for v in ka} & {v.unit for v in kb}
-        if kind == "duration" and not units:
+        if not units:
             continue
-        sa = {v.key for v in ka if kind != "duration" or v.unit in units}
-        sb = {v.key for v in kb if kind != "duration" or v.unit in units}
+        sa = {v.key for v in ka if v.unit in units}
+        sb = {v.key for v in kb if v.unit in units}
         if not (sa <= sb or sb <= sa):
             return Disagreement(kind, ", ".join(v.text for v in ka), ", ".join(v.text for v in kb))
-    if negated(a) != negated(b) and {v.key for v in va} == {v.key for v in vb}:
-        return Disagreement("yes/no", a, b)
+    # yes/no needs more in common: three words besides values, and half of all words
+    shared = a.subject & b.subject
+    if (a.negated != b.negated and {v.key for v in a.values} == {v.key for v in b.values}
+            and sum(not w.startswith("val") for w in shared) >= 3 and len(shared) >= 0.5 * len(a.subject | b.subject)):
+        return Disagreement("yes/no", a.text, b.text)
     return None
 
 
@@ -217,8 +246,8 @@ def normalised(text: str) -> list[str]:
 
 
 def near_duplicate(a: str, b: str, threshold: float = 0.9) -> bool:
-    """Near-identical wording (at least six content words, 90 % of them in the same order)."""
+    """Near-identical wording (at least five content words, 90 % of them in the same order)."""
     wa, wb = normalised(a), normalised(b)
-    if min(len(wa), len(wb)) < 6:
+    if min(len(wa), len(wb)) < 5:
         return False
     return SequenceMatcher(None, wa, wb, autojunk=False).ratio() >= threshold

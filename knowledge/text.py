@@ -10,10 +10,11 @@ STOPWORDS = frozenset(
     further had has have having he her here hers herself him himself his how i if in into is it its
     itself just let me more most my myself of off on once only or other our ours ourselves out over
     own per please same she should so some such than that the their theirs them themselves then
-    there these they this those through to too under until up upon us very via was we were what
+    there these they this those through to too under until up upon very via was we were what
     when where which while who whom why will with would you your yours yourself yourselves may
     might must shall get got getting one ones thing things way much many i'm i've i'd you're
-    you'll we're we'll we've it's that's there's what's""".split()
+    you'll we're we'll we've it's that's there's what's within usually normally typically
+    generally always another now""".split()
 )
 NEGATIONS = frozenset(
     """not no never cannot can't won't don't doesn't isn't aren't wasn't weren't didn't shouldn't
@@ -27,7 +28,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9$£€])")
 
 def words(text: str) -> list[str]:
     """Lower-cased word tokens (apostrophes kept: ``don't``)."""
-    return _WORD.findall(text.lower().replace("\u2019", "'"))
+    return _WORD.findall(text.lower().replace("\u2019", "'").replace("e-mail", "email"))
 
 
 def stem(word: str) -> str:
@@ -49,7 +50,10 @@ def stem(word: str) -> str:
                 base = base[:-1]  # shipped -> ship, but cancelled -> cancell -> below
             if base.endswith("ll") and len(base) > 5:
                 base = base[:-1]  # cancelled / cancelling -> cancel
-            return base
+            word = base
+            break
+    if word.endswith("e") and len(word) > 4 and not word.endswith("ee"):
+        word = word[:-1]  # issue / issued -> issu, charge / charged -> charg
     return word
 
 

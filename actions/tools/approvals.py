@@ -34,6 +34,8 @@ from actions.controls import approvals
 logger = logging.getLogger(__name__)
 
 AGENT_SENDER_PREFIX = "__agent__:"
+# Agents' actions, called by the Desk server for an agent, never chosen in a customer's conversation.
+AGENT_ACTIONS = frozenset({"action_list_approvals", "action_decide_approval"})
 REFUSED = "Sorry, I can't do that from here."
 
 

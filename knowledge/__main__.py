@@ -1,0 +1,5 @@
+"""``python -m knowledge {index,lint,test}``."""
+
+from .cli import main
+
+raise SystemExit(main())
