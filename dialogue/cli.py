@@ -13,6 +13,8 @@ import os
 import sys
 from pathlib import Path
 
+from knowledge import cli as knowledge_cli
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -231,6 +233,19 @@ def build_parser() -> argparse.ArgumentParser:
     test_nlu.add_argument("--folds", type=int, default=5, help="number of folds (default: 5)")
     test_nlu.add_argument("--config", default=_default_config(), help="config for cross-validation training")
     test_nlu.set_defaults(handler=cmd_test_nlu)
+    test_knowledge = test_kinds.add_parser("knowledge", help="retrieval and answer quality on labelled questions")
+    knowledge_cli.add_test_arguments(test_knowledge)
+    test_knowledge.set_defaults(handler=knowledge_cli.cmd_test_knowledge)
+
+    index = commands.add_parser("index", help="build the help-centre search index (FAISS + BM25)")
+    knowledge_cli.add_index_arguments(index)
+    index.set_defaults(handler=knowledge_cli.cmd_index)
+
+    knowledge = commands.add_parser("knowledge", help="check help-centre content")
+    knowledge_kinds = knowledge.add_subparsers(dest="what", required=True)
+    lint = knowledge_kinds.add_parser("lint", help="missing fields, overdue reviews, duplicated or contradictory statements")
+    knowledge_cli.add_lint_arguments(lint)
+    lint.set_defaults(handler=knowledge_cli.cmd_lint)
 
     def project_arguments(command: argparse.ArgumentParser) -> None:
         command.add_argument("--project", default=".", help="the project directory (default: the current one)")
