@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results"
 KNOWLEDGE = ROOT / "data" / "knowledge"
-QUESTIONS = ROOT / "data" / "knowledge_questions.jsonl"
+QUESTIONS = ROOT / "tests" / "knowledge_questions.jsonl"
 HNSW = {"m": 16, "ef_construction": 40, "ef_search": 64}
 DIM = 384
 

@@ -60,7 +60,7 @@ def test_questions_on_the_real_help_centre(tmp_path_factory, encoder, monkeypatc
     monkeypatch.setenv("DESK_POLICY_FILE", str(POLICY))
     out = tmp_path_factory.mktemp("knowledge-index")
     build_index(KNOWLEDGE, out, progress=False, encoder=encoder)
-    questions = read_questions(ROOT / "data" / "knowledge_questions.jsonl")
+    questions = read_questions(ROOT / "tests" / "knowledge_questions.jsonl")
     assert len(questions) >= 40 and sum(bool(q.get("unanswerable")) for q in questions) >= 8
     metrics, results = evaluate(questions, KnowledgeAnswerer(KnowledgeIndex(out), encoder=encoder))
     assert metrics["recall@5"] >= 0.95 and metrics["recall@1"] >= 0.9 and metrics["mrr"] >= 0.9
