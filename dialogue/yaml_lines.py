@@ -15,6 +15,7 @@ from typing import Any, Iterator
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from nlu.readers import data_files
 from nlu.readers.errors import TrainingDataError
 from nlu.readers.rasa_yaml import _compose, _fields, _is_null, _line
 
@@ -68,13 +69,7 @@ def errors_as(error: type[TrainingDataError]) -> Iterator[None]:
 
 def yaml_files(root: Path) -> list[Path]:
     """The YAML files under ``root`` in sorted order, hidden files and folders left out."""
-    return sorted(
-        file
-        for file in root.rglob("*")
-        if file.suffix.lower() in YAML_SUFFIXES
-        and not any(part.startswith(".") for part in file.relative_to(root).parts)
-        and file.is_file()
-    )
+    return data_files(root, YAML_SUFFIXES)
 
 
 def read_yaml(path: Path) -> Node | None:

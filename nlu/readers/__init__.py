@@ -34,7 +34,7 @@ def load_data(path: str | Path) -> TrainingData:
     path = Path(path)
     if path.is_dir():
         data = TrainingData()
-        for file in _data_files(path):
+        for file in data_files(path):
             part = _read(file)
             if part is not None:
                 data = data.merge(part)
@@ -50,11 +50,14 @@ def load_data(path: str | Path) -> TrainingData:
     return data
 
 
-def _data_files(root: Path) -> list[Path]:
+def data_files(root: Path, suffixes=None) -> list[Path]:
+    """The files under ``root`` with one of ``suffixes`` (default: every readable format), in
+    sorted order, hidden files and folders left out."""
+    suffixes = tuple(_READERS) if suffixes is None else tuple(suffixes)
     return sorted(
         file
         for file in root.rglob("*")
-        if file.suffix.lower() in _READERS
+        if file.suffix.lower() in suffixes
         and not any(part.startswith(".") for part in file.relative_to(root).parts)
         and file.is_file()
     )
