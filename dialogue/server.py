@@ -62,6 +62,7 @@ import logging
 import os
 import re
 import socket
+import signal
 import subprocess
 import sys
 import threading
@@ -585,6 +586,8 @@ class ActionServerProcess:
             cwd=self.project_dir,
             env=env,
             stdin=subprocess.DEVNULL,
+            # Its own process group: Sanic runs a manager and a worker, and stop() ends both.
+            start_new_session=True,
             preexec_fn=_stop_with_parent if sys.platform == "linux" else None,
         )
         return self
@@ -612,14 +615,21 @@ class ActionServerProcess:
         return self.launch().wait_ready()
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None:
             return
-        self.process.terminate()
+        self._signal_group(signal.SIGTERM)
         try:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self._signal_group(signal.SIGKILL)  # a worker that outlived its manager
+
+    def _signal_group(self, signum: int) -> None:
+        try:
+            os.killpg(self.process.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
 
     def __enter__(self) -> "ActionServerProcess":
         return self.start()
