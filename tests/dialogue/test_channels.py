@@ -556,3 +556,37 @@ def test_shop_form_over_websocket(shop):
             ]
 
     asyncio.run(chat())
+
+
+def rest_texts(server, sender: str, message: str) -> list:
+    reply = httpx.post(f"{server.url}/webhooks/rest/webhook", json={"sender": sender, "message": message}, timeout=30)
+    assert reply.status_code == 200
+    return [m.get("text") for m in reply.json()]
+
+
+def test_shop_interruption_mid_form_over_rest(shop):
+    from test_engine_support import OPENING_HOURS
+
+    ask_reason = "Why would you like to cancel order ORD-11111?"
+    assert rest_texts(shop, "i1", "cancel order ORD-11111") == [ask_reason]
+    # answered, then the pending slot asked again; the order number collected so far is kept
+    assert rest_texts(shop, "i1", "what are your opening hours?") == [OPENING_HOURS, ask_reason]
+    assert rest_texts(shop, "i1", "the price was too high") == [
+        "Order ORD-11111 is cancelled (reason: the price was too high)."
+    ]
+
+
+def test_shop_session_expiry_over_rest(shop):
+    from test_engine_support import GREET, WELCOME
+
+    assistant = shop.app.ctx.assistant
+    real_clock = assistant.clock
+    offset = 0.0
+    assistant.clock = lambda: real_clock() + offset
+    try:
+        assert rest_texts(shop, "x1", "hello") == [WELCOME]
+        assert rest_texts(shop, "x1", "hello") == [GREET]
+        offset = 61 * 60.0  # the shop's sessions last 60 minutes
+        assert rest_texts(shop, "x1", "hello") == [WELCOME]  # a new session starts with the welcome rule
+    finally:
+        assistant.clock = real_clock
