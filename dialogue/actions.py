@@ -7,6 +7,8 @@ An action reads the tracker and returns events (Rasa wire dicts); it never chang
   ``action_default_fallback``, ``action_deactivate_loop``, ``action_back``,
   ``action_default_ask_affirmation``, ``action_default_ask_rephrase``, ...) unless the domain
   lists an action of that name under ``actions`` (then the action server runs it),
+- ``action_answer_from_knowledge``: an answer from the help centre
+  (:class:`ActionAnswerFromKnowledge`), whether or not the domain lists it,
 - ``utter_*``: a domain response (:class:`UtterAction`),
 - a form name: the form (:class:`dialogue.slot_filling.FormAction`),
 - anything else: a custom action on the action server (:class:`RemoteAction`).
@@ -43,6 +45,8 @@ ACTION_BACK = "action_back"
 ACTION_ASK_AFFIRMATION = "action_default_ask_affirmation"
 ACTION_ASK_REPHRASE = "action_default_ask_rephrase"
 ACTION_EXTRACT_SLOTS = "action_extract_slots"
+ACTION_ANSWER_FROM_KNOWLEDGE = "action_answer_from_knowledge"
+ACTION_HUMAN_HANDOFF = "action_human_handoff"
 NLU_FALLBACK_INTENT = "nlu_fallback"
 
 #: Said when ``utter_default`` is not in the domain.
@@ -56,6 +60,8 @@ ACTION_FAILURE_TEXT = (
 )
 #: Metadata key of the bot event that tells the customer an action failed.
 FAILURE_METADATA_KEY = "action_failure"
+#: Metadata key of the bot event of a help-centre answer (the answer's record: status, sources).
+KNOWLEDGE_METADATA_KEY = "knowledge"
 
 # Keys of a rendered response that only select a variation.
 _SELECTION_KEYS = ("condition", "channel")
@@ -94,6 +100,7 @@ class ActionContext:
         metadata: dict | None = None,
         rng: random.Random | None = None,
         allowlist: ToolAllowlist | None = None,
+        knowledge: Any = None,
     ) -> None:
         import time
 
@@ -105,6 +112,9 @@ class ActionContext:
         self.metadata = metadata
         self.rng = rng
         self.allowlist = allowlist
+        #: answers help-centre questions (``answer_async(text)`` or ``answer(text)`` returning
+        #: a :class:`knowledge.answer.Answer`); ``None`` when the project has no knowledge index
+        self.knowledge = knowledge
 
     def now(self) -> float:
         return self.clock()
@@ -349,6 +359,43 @@ class ActionExtractSlots(Action):
         return await extract_slots(context, tracker)
 
 
+class ActionAnswerFromKnowledge(Action):
+    """Answers the latest user message from the help centre (``context.knowledge``).
+
+    The answer is said as a bot message whose metadata ``knowledge`` records it
+    (``Answer.to_dict()``: status, sources with document ids, versions and chunks, method).
+    When the documents disagree (status ``conflict``) the conversation is then handed to a
+    person (a ``followup`` to ``action_human_handoff``). Without a knowledge index it says
+    ``utter_default`` (or a built-in apology) and logs a warning.
+    """
+
+    name = ACTION_ANSWER_FROM_KNOWLEDGE
+
+    async def run(self, context, tracker):
+        answerer = context.knowledge
+        if answerer is None:
+            logger.warning("%s: the project has no knowledge index (run `desk index`)", self.name)
+            return self._fallback(context, tracker)
+        question = (tracker.latest_message or {}).get("text") or ""
+        if not question.strip():
+            logger.warning("%s: the latest user message has no text to answer", self.name)
+            return self._fallback(context, tracker)
+        if hasattr(answerer, "answer_async"):
+            answer = await answerer.answer_async(question)
+        else:
+            answer = answerer.answer(question)
+        message = {"text": answer.text, "utter_action": self.name, KNOWLEDGE_METADATA_KEY: answer.to_dict()}
+        events = [context.bot(message)]
+        if answer.status == "conflict":
+            events.append(ev.followup(ACTION_HUMAN_HANDOFF, context.now()))
+        return events
+
+    @staticmethod
+    def _fallback(context: ActionContext, tracker: DialogueStateTracker) -> list[dict]:
+        said = context.utter("utter_default", tracker, silent=True)
+        return said or [context.bot({"text": DEFAULT_FALLBACK_TEXT})]
+
+
 _DEFAULTS: dict[str, Callable[[], Action]] = {
     ACTION_LISTEN: ActionListen,
     ACTION_RESTART: ActionRestart,
@@ -366,6 +413,8 @@ _DEFAULTS: dict[str, Callable[[], Action]] = {
 def action_for_name(name: str, domain: Domain) -> Action:
     """The action called ``name`` (see the module docstring for how names resolve)."""
     user_actions = set(domain.actions)
+    if name == ACTION_ANSWER_FROM_KNOWLEDGE:
+        return ActionAnswerFromKnowledge()
     if name in DEFAULT_ACTIONS and name not in user_actions and name not in domain.forms:
         factory = _DEFAULTS.get(name)
         return factory() if factory else ActionNothing(name)

@@ -184,7 +184,8 @@ class Assistant:
 
     Build one with :func:`dialogue.project.load_assistant`; the constructor is for tests and
     embedding. ``nlu`` is anything with ``parse(text) -> dict`` (Rasa's parse shape).
-    ``clock`` (epoch seconds) stamps events and decides session expiry.
+    ``clock`` (epoch seconds) stamps events and decides session expiry. ``knowledge`` answers
+    help-centre questions for ``action_answer_from_knowledge`` (see :mod:`knowledge.answer`).
     """
 
     def __init__(
@@ -205,9 +206,11 @@ class Assistant:
         model_id: str | None = None,
         assistant_id: str | None = None,
         allowlist: ToolAllowlist | None = None,
+        knowledge: Any = None,
     ) -> None:
         self.domain = domain
         self.allowlist = allowlist
+        self.knowledge = knowledge
         self.nlu = nlu
         self.policies = policies or PolicyEnsemble.from_config(domain, story_data or StoryData(), None)
         slot_defaults = {name: slot.initial_value for name, slot in domain.slots.items()}
@@ -346,7 +349,7 @@ class Assistant:
     def _context(self, turn: _Turn) -> ActionContext:
         return ActionContext(
             self.domain, self.renderer, self.action_client, self.clock, turn.channel, turn.metadata,
-            allowlist=self.allowlist,
+            allowlist=self.allowlist, knowledge=self.knowledge,
         )
 
     async def _start_turn(self, sender_id: str, channel: str | None, metadata: dict | None) -> _Turn:

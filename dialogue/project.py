@@ -23,6 +23,11 @@ triggers and thresholds); ``assistant_id`` is stamped on events with the NLU mod
     lock_store:
       type: in_memory                      # the only kind; others fall back to it, with a warning
 
+With ``action_answer_from_knowledge`` in the domain or the rules and stories, the assistant
+answers help-centre questions from the project's knowledge index (``models/knowledge``, or the
+``knowledge: index_dir`` of config.yml), loaded at the first question; without an index that
+action says ``utter_default``.
+
 Handoff records go to a ``handoffs`` table of the tracker store's database (an SQL tracker
 store), else stay in memory.
 """
@@ -32,6 +37,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -39,6 +45,7 @@ from typing import Any, Mapping
 import yaml
 
 from dialogue.action_client import ActionServerClient
+from dialogue.actions import ACTION_ANSWER_FROM_KNOWLEDGE
 from dialogue.allowlist import ToolAllowlist
 from dialogue.domain import Domain
 from dialogue.engine import Assistant
@@ -199,6 +206,62 @@ def _action_client(project: Project, domain: Domain, url: str | None) -> ActionS
     return ActionServerClient(url, domain.as_dict(), domain.fingerprint(), timeout=float(timeout))
 
 
+def uses_knowledge(project: Project) -> bool:
+    """Whether the domain, rules or stories name ``action_answer_from_knowledge``."""
+    if ACTION_ANSWER_FROM_KNOWLEDGE in project.domain.actions:
+        return True
+    for item in project.story_data.rules + project.story_data.stories:
+        if any(getattr(step, "name", None) == ACTION_ANSWER_FROM_KNOWLEDGE for step in item.steps):
+            return True
+    return False
+
+
+class LazyKnowledgeAnswerer:
+    """A project's :class:`knowledge.answer.KnowledgeAnswerer`, built at its first question
+    (so start-up does not load the index or the encoder)."""
+
+    def __init__(self, project_dir: str | Path, encoder: Any = None) -> None:
+        self.project_dir = Path(project_dir)
+        self.encoder = encoder
+        self._answerer = None
+        self._lock = threading.Lock()
+
+    def get(self):
+        with self._lock:
+            if self._answerer is None:
+                from knowledge.answer import KnowledgeAnswerer
+
+                self._answerer = KnowledgeAnswerer.from_project(self.project_dir, encoder=self.encoder)
+            return self._answerer
+
+    def answer(self, question: str, filters: dict | None = None):
+        return self.get().answer(question, filters)
+
+    async def answer_async(self, question: str, filters: dict | None = None):
+        import asyncio
+
+        return await asyncio.to_thread(self.answer, question, filters)
+
+
+def _index_dir(project: Project) -> Path:
+    section = project.config.get("knowledge")
+    index_dir = section.get("index_dir") if isinstance(section, Mapping) else None
+    return project.path / (index_dir or "models/knowledge")
+
+
+def knowledge_answerer(project: Project, encoder: Any = None) -> LazyKnowledgeAnswerer | None:
+    """The answerer of ``action_answer_from_knowledge``: ``None`` when no rule, story or domain
+    action uses it, or when the project has no knowledge index (with a warning)."""
+    if not uses_knowledge(project):
+        return None
+    index_dir = _index_dir(project)
+    if not index_dir.is_dir():
+        logger.warning("%s is used but there is no knowledge index in %s (run `desk index`); it will say "
+                       "utter_default", ACTION_ANSWER_FROM_KNOWLEDGE, index_dir)
+        return None
+    return LazyKnowledgeAnswerer(project.path, encoder)
+
+
 def load_nlu(project: Project, model_path: str | Path | None = None):
     """The NLU model: ``model_path``, else the newest in ``models/``, else one trained now."""
     from nlu import load_model, train
@@ -237,4 +300,5 @@ def load_assistant(
         model_id=getattr(nlu, "metadata", {}).get("fingerprint", "")[:32] or None,
         assistant_id=project.config.get("assistant_id"),
         allowlist=ToolAllowlist.load(project_dir, project.domain.forms),
+        knowledge=knowledge_answerer(project),
     )
