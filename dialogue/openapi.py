@@ -26,12 +26,14 @@ def _errors(*codes: int) -> dict:
     return {str(code): _json(_ref("Error"), text[code]) for code in codes}
 
 
+_NOT_AGENT = "^(?!__agent__:)"  # dialogue.channels.AGENT_SENDER_PREFIX: reserved for agents' calls
+_TEXT = {"type": "string", "maxLength": 5000}  # longer: 413
 _CONVERSATION_ID = {
     "name": "conversation_id",
     "in": "path",
     "required": True,
     "description": "The conversation (sender) id.",
-    "schema": {"type": "string", "maxLength": 256},
+    "schema": {"type": "string", "minLength": 1, "maxLength": 256, "pattern": _NOT_AGENT},
 }
 _SECURED = [{"TokenAuth": []}, {"JWT": []}]
 
@@ -87,8 +89,9 @@ _SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["message"],
         "properties": {
-            "sender": {"type": "string", "default": "default", "description": "The conversation id."},
-            "message": {"type": "string", "maxLength": 5000},
+            "sender": {"type": "string", "minLength": 1, "maxLength": 256, "pattern": _NOT_AGENT,
+                       "default": "default", "description": "The conversation id."},
+            "message": _TEXT,
             "metadata": {"type": "object"},
             "input_channel": {"type": "string", "default": "rest"},
         },
@@ -217,7 +220,7 @@ def openapi_document(version: str) -> dict:
                                 "schema": {
                                     "type": "object",
                                     "required": ["text"],
-                                    "properties": {"text": {"type": "string"}, "message_id": {"type": "string"}},
+                                    "properties": {"text": _TEXT},
                                 }
                             }
                         },
@@ -241,7 +244,13 @@ def openapi_document(version: str) -> dict:
                     ],
                     "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("RestRequest")}}},
                     "responses": {
-                        "200": _json({"type": "array", "items": _ref("BotMessage")}, "The bot's messages."),
+                        "200": {
+                            "description": "The bot's messages (with ?stream=true: one JSON object per line).",
+                            "content": {
+                                "application/json": {"schema": {"type": "array", "items": _ref("BotMessage")}},
+                                "text/event-stream": {"schema": {"type": "string"}},
+                            },
+                        },
                         **_errors(400, 413),
                     },
                 }
@@ -255,6 +264,8 @@ def openapi_document(version: str) -> dict:
                         {
                             "name": "include_events",
                             "in": "query",
+                            "allowEmptyValue": True,
+                            "description": "Case-insensitive; empty means the default.",
                             "schema": {
                                 "type": "string",
                                 "enum": ["ALL", "APPLIED", "AFTER_RESTART", "NONE"],
@@ -274,6 +285,8 @@ def openapi_document(version: str) -> dict:
                         {
                             "name": "include_events",
                             "in": "query",
+                            "allowEmptyValue": True,
+                            "description": "Case-insensitive; empty means the default.",
                             "schema": {
                                 "type": "string",
                                 "enum": ["ALL", "APPLIED", "AFTER_RESTART", "NONE"],
@@ -289,7 +302,7 @@ def openapi_document(version: str) -> dict:
                                     "type": "object",
                                     "required": ["text", "sender"],
                                     "properties": {
-                                        "text": {"type": "string"},
+                                        "text": _TEXT,
                                         "sender": {"type": "string", "enum": ["user"]},
                                         "parse_data": {"type": "object"},
                                     },
@@ -325,6 +338,7 @@ def openapi_document(version: str) -> dict:
                             "name": "status",
                             "in": "query",
                             "required": False,
+                            "allowEmptyValue": True,
                             "schema": {"type": "string", "default": "pending",
                                        "enum": ["pending", "approved", "rejected", "executed", "all"]},
                         }
@@ -356,7 +370,8 @@ def _decision(verb: str) -> dict:
             "required": True,
             "content": {"application/json": {"schema": {
                 "type": "object", "required": ["agent"],
-                "properties": {"agent": {"type": "string", "maxLength": 100}, "reason": {"type": "string"}},
+                "properties": {"agent": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"\S"},
+                               "reason": {"type": "string", "maxLength": 1000}},
             }}},
         },
         "responses": {
