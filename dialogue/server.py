@@ -57,7 +57,6 @@ import asyncio
 import base64
 import hashlib
 import itertools
-import json as jsonlib
 import logging
 import os
 import re
@@ -78,7 +77,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, html, json
 
 from dialogue.auth import AuthError, AuthSettings, authorise
-from dialogue.channels import AGENT_SENDER_PREFIX, BadInput, sender_id, user_text
+from dialogue.channels import AGENT_SENDER_PREFIX, BadInput, payloads, sender_id, user_text
 
 logger = logging.getLogger(__name__)
 
@@ -144,10 +143,7 @@ def json_body(request: Request) -> Any:
     """The request's JSON body (``None`` when empty); :class:`BadInput` when it is not JSON."""
     if not request.body:
         return None
-    try:
-        return jsonlib.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadInput("the request body is not valid JSON") from None
+    return payloads.decode(request.body)
 
 
 def make_user_message(**fields: Any):
@@ -321,9 +317,7 @@ def build_app(assistant: Any, settings: ServerSettings | None = None, name: str 
                 "Currently, only user messages can be passed to this endpoint. "
                 f"Messages of sender '{sender}' cannot be handled."
             )
-        parse_data = body.get("parse_data")
-        if parse_data is not None and not isinstance(parse_data, dict):
-            raise BadInput('"parse_data" must be a JSON object')
+        parse_data = payloads.parse_data(body.get("parse_data"))
         verbosity = _verbosity(request)
         ctx = request.app.ctx
         await ctx.assistant.add_message(conversation_id, text, sender="user", parse_data=parse_data)

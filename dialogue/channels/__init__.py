@@ -95,6 +95,15 @@ def user_text(value: Any, field: str, max_chars: int) -> str:
 AGENT_SENDER_PREFIX = "__agent__:"  # sender ids of the server's own agent calls to the action server
 
 
+def _encodable(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (no lone surrogate, which JSON's ``\\ud800`` can carry)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def sender_id(value: Any, field: str = "sender", default: str | None = DEFAULT_SENDER_ID) -> str:
     """A conversation id from a client: a non-empty string (or a number, as Rasa accepts).
 
@@ -109,6 +118,8 @@ def sender_id(value: Any, field: str = "sender", default: str | None = DEFAULT_S
         raise BadInput(f'"{field}" must not be empty')
     if len(value) > MAX_SENDER_ID_CHARS:
         raise BadInput(f'"{field}" longer than {MAX_SENDER_ID_CHARS} characters')
+    if "\x00" in value or not _encodable(value):
+        raise BadInput(f'"{field}" must be valid Unicode without NUL characters')
     if value.startswith(AGENT_SENDER_PREFIX):
         raise BadInput(f'"{field}" must not start with {AGENT_SENDER_PREFIX!r}')
     return value

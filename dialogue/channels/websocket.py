@@ -27,7 +27,7 @@ import uuid
 from sanic import Blueprint
 from sanic.request import Request
 
-from dialogue.channels import BadInput
+from dialogue.channels import BadInput, payloads
 from dialogue.channels.rest import collect, read_request
 
 logger = logging.getLogger(__name__)
@@ -46,10 +46,7 @@ def blueprint() -> Blueprint:
         own_sender = uuid.uuid4().hex
         async for frame in ws:
             try:
-                try:
-                    body = json.loads(frame)
-                except (TypeError, ValueError):
-                    raise BadInput("a frame must be a JSON object like {\"message\": \"hi\"}") from None
+                body = payloads.decode(frame, "a frame")
                 if isinstance(body, dict) and body.get("sender") is None:
                     body = {**body, "sender": own_sender}
                 fields = read_request(body, ctx.settings.max_message_chars, channel=NAME)
