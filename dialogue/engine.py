@@ -22,6 +22,10 @@ A turn, as Rasa 3 runs it:
 8. every new event of the turn is appended to the tracker store in one transaction, checked
    against the number of events the turn started from.
 
+With ``privacy`` (:mod:`dialogue.guardrails.personal_data`), a message holding a payment card
+number gets a warning instead of step 5-7, the turn's bot messages pass the output rail, and the
+events are masked as they are stored in step 8.
+
 A custom action that fails (not found, error, timeout, unreachable, malformed reply) is logged,
 the customer gets :data:`dialogue.actions.ACTION_FAILURE_TEXT` and the turn ends; after
 ``max_action_failures`` failures in a row the conversation is handed off.
@@ -77,6 +81,7 @@ from dialogue.tracker import DialogueStateTracker
 logger = logging.getLogger(__name__)
 
 ESCALATION_POLICY = "EscalationPolicy"
+PRIVACY_POLICY = "PrivacyGuard"
 CIRCUIT_BREAKER = "CircuitBreaker"
 RESTART_INTENT = "restart"
 DEFAULT_MAX_ACTIONS = 10
@@ -207,10 +212,13 @@ class Assistant:
         assistant_id: str | None = None,
         allowlist: ToolAllowlist | None = None,
         knowledge: Any = None,
+        privacy: Any = None,
     ) -> None:
         self.domain = domain
         self.allowlist = allowlist
-        self.knowledge = knowledge
+        #: a :class:`dialogue.guardrails.personal_data.PersonalDataRail`, or None (nothing masked)
+        self.privacy = privacy
+        self.knowledge = privacy.knowledge(knowledge) if privacy is not None and knowledge is not None else knowledge
         self.nlu = nlu
         self.policies = policies or PolicyEnsemble.from_config(domain, story_data or StoryData(), None)
         slot_defaults = {name: slot.initial_value for name, slot in domain.slots.items()}
@@ -254,6 +262,11 @@ class Assistant:
             if tracker.paused and intent != RESTART_INTENT:
                 await self._save(turn)
                 return []
+            if self.privacy is not None and await asyncio.to_thread(self.privacy.card_pasted, message.text):
+                turn.log(ev.bot_uttered_from_response(self.privacy.card_warning(), timestamp=self.clock()))
+                self._log_action(turn, Prediction(ACTION_LISTEN, PRIVACY_POLICY))
+                await self._save(turn)
+                return turn.bot_messages(message.sender_id)
             turn.log_many(await extract_slots(self._context(turn), tracker))
             trigger = self.escalation.check_message(tracker)
             if trigger is not None:
@@ -261,6 +274,8 @@ class Assistant:
                 await self._handoff(turn, reason, detail, ESCALATION_POLICY)
             else:
                 await self._predict_and_run(turn)
+            if self.privacy is not None:
+                await asyncio.to_thread(self.privacy.check_output, turn.new_events, tracker.events, message.sender_id)
             await self._save(turn)
             return turn.bot_messages(message.sender_id)
 
@@ -380,10 +395,16 @@ class Assistant:
         turn.log(ev.user_uttered(text, parse_data, channel, message_id, metadata, timestamp=self.clock()))
 
     async def _save(self, turn: _Turn) -> None:
+        """Store the turn: masked first (``privacy``), the turn itself ran on the real values."""
         sender_id = turn.tracker.sender_id
-        await self.tracker_store.append(sender_id, turn.new_events, expected_count=turn.base_count)
-        if turn.handoff_record is not None:
-            await asyncio.to_thread(self.handoff_store.record, sender_id, turn.handoff_record)
+        new_events, record = turn.new_events, turn.handoff_record
+        if self.privacy is not None:
+            new_events = await asyncio.to_thread(self.privacy.for_storage, new_events)
+            if record is not None:
+                record = await asyncio.to_thread(self.privacy.record_for_storage, record)
+        await self.tracker_store.append(sender_id, new_events, expected_count=turn.base_count)
+        if record is not None:
+            await asyncio.to_thread(self.handoff_store.record, sender_id, record)
 
     async def _predict_and_run(self, turn: _Turn) -> None:
         excluded: set[str] = set()

@@ -28,6 +28,10 @@ answers help-centre questions from the project's knowledge index (``models/knowl
 ``knowledge: index_dir`` of config.yml), loaded at the first question; without an index that
 action says ``utter_default``.
 
+``privacy`` (personal data: masking before storage, logs and the LLM; card numbers; the output
+rail) is read by :mod:`dialogue.guardrails.personal_data`; the root logger's handlers mask
+personal data in log lines once an assistant is loaded.
+
 Handoff records go to a ``handoffs`` table of the tracker store's database (an SQL tracker
 store), else stay in memory.
 """
@@ -49,6 +53,8 @@ from dialogue.actions import ACTION_ANSWER_FROM_KNOWLEDGE
 from dialogue.allowlist import ToolAllowlist
 from dialogue.domain import Domain
 from dialogue.engine import Assistant
+from dialogue.guardrails.personal_data import PersonalDataRail
+from dialogue.guardrails.privacy import install_log_masking
 from dialogue.handoff import EscalationConfig
 from dialogue.policies import PolicyEnsemble
 from dialogue.story_data import StoryData, load_story_data
@@ -91,6 +97,12 @@ class Project:
 
     def escalation(self) -> EscalationConfig:
         return EscalationConfig.from_config(self.config.get("escalation"), str(self.config_path or "config.yml"))
+
+    def privacy(self) -> PersonalDataRail:
+        """The ``privacy:`` section of config.yml (see :mod:`dialogue.guardrails.privacy`)."""
+        templates = {name: [v.get("text") for v in variations if isinstance(v, Mapping) and isinstance(v.get("text"), str)]
+                     for name, variations in self.domain.responses.items()}
+        return PersonalDataRail.from_config(self.config.get("privacy"), templates, str(self.config_path or "config.yml"))
 
 
 def _read_yaml(path: Path) -> Any:
@@ -286,6 +298,9 @@ def load_assistant(
 ) -> Assistant:
     """An assistant for a project directory (see the module docstring)."""
     project = load_project(project_dir, endpoints)
+    privacy = project.privacy()
+    privacy.warm_up()
+    install_log_masking(privacy.masker)
     nlu = load_nlu(project, model_path)
     tracker_store = _tracker_store(project)
     return Assistant(
@@ -301,4 +316,5 @@ def load_assistant(
         assistant_id=project.config.get("assistant_id"),
         allowlist=ToolAllowlist.load(project_dir, project.domain.forms),
         knowledge=knowledge_answerer(project),
+        privacy=privacy,
     )

@@ -33,3 +33,11 @@ def trained_model_path(shop_nlu, tmp_path_factory) -> Path:
     path, trained = train(shop_nlu, None, tmp_path_factory.mktemp("models"))
     assert trained
     return path
+
+
+@pytest.fixture(scope="session")
+def pii_masker():
+    """Presidio with spaCy, loaded once per test run (it takes seconds)."""
+    from nlu.pii import get_masker
+
+    return get_masker()

@@ -44,16 +44,16 @@ def free_port() -> int:
 
 
 class ActionServer:
-    """``python -m rasa_sdk --actions actions`` in the shop project, on a free port."""
+    """``python -m rasa_sdk --actions actions`` in the shop project (or ``project``), on a free port."""
 
-    def __init__(self) -> None:
+    def __init__(self, project: Path = PROJECT) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/webhook"
         self.log = tempfile.NamedTemporaryFile(prefix="action-server-", suffix=".log", delete=False)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.port)],
-            cwd=PROJECT,
+            cwd=project,
             stdout=self.log,
             stderr=subprocess.STDOUT,
             env=env,

@@ -1,0 +1,157 @@
+"""Personal data in conversations: what is masked before it is stored, logged or sent to an LLM.
+
+Configured by ``privacy:`` in config.yml (every key optional; defaults shown)::
+
+    privacy:
+      patterns: {ORDER_ID: ['\\bORD-\\d{5}\\b']}  # extra types (nlu.pii.MaskingPolicy)
+      mask:                                        # types masked per destination
+        store: [EMAIL_ADDRESS, PHONE_NUMBER, IBAN_CODE, IP_ADDRESS, STREET_ADDRESS]
+        logs:  [... as store]
+        audit: [... as store]
+        export: [... as store, PERSON, LOCATION]
+        llm:   [... as store, PERSON, LOCATION]
+      keep_slots: []            # slots stored unmasked (a workflow needs them in a later turn)
+      card_warning: "..."       # said when a customer pastes a payment card number
+      output: {...}             # the output rail, see dialogue.guardrails.output
+      retention_days: {...}     # see dialogue.retention
+
+Full card numbers and government identifiers are masked everywhere whatever the lists say.
+
+**Stored conversations.** A turn runs on the message as typed: the NLU, slot mappings and the
+action server see the real e-mail address the customer gave, so identification works in the
+turn it is given. Only what is *written to the tracker store* is masked: the user event's text,
+``parse_data`` text and entity values, slot values (``slot`` events) and bot texts, each with the
+``store`` types. A slot listed in ``keep_slots`` is stored as set, for workflows that read a slot
+in a later turn. The next turn therefore sees ``<EMAIL_ADDRESS>`` in the ``email`` slot: a tool
+that needs the address again asks for it (the verified customer is read from the back office,
+never from a slot). Handoff records are masked the same way.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from nlu.pii import MaskingPolicy
+
+logger = logging.getLogger(__name__)
+
+CARD_WARNING = (
+    "For your security, please don't share payment card details in this chat: I've removed them from our "
+    "conversation and haven't used them. To add or change a payment method, ask me to \"update my payment "
+    "method\" and I'll send you a secure link to our payment page. We will never ask you for your full card "
+    "number, its security code or your PIN."
+)
+CARD_WARNING_METADATA_KEY = "privacy"
+
+
+@dataclass(frozen=True)
+class PrivacyConfig:
+    """The ``privacy:`` section of config.yml (see the module docstring)."""
+
+    masking: MaskingPolicy = field(default_factory=MaskingPolicy)
+    keep_slots: frozenset[str] = frozenset()
+    card_warning: str = CARD_WARNING
+    section: Mapping[str, Any] = field(default_factory=dict)  # the raw section, for the other readers
+
+    @classmethod
+    def from_config(cls, section: Any, source: str = "config.yml") -> "PrivacyConfig":
+        masking = MaskingPolicy.from_config(section, source)
+        section = dict(section or {})
+        keep = section.get("keep_slots") or []
+        if not isinstance(keep, list) or not all(isinstance(s, str) for s in keep):
+            raise ValueError(f"{source}: privacy.keep_slots must be a list of slot names")
+        warning = section.get("card_warning", CARD_WARNING)
+        if not isinstance(warning, str) or not warning.strip():
+            raise ValueError(f"{source}: privacy.card_warning must be a non-empty text")
+        return cls(masking, frozenset(keep), warning, section)
+
+
+class ConversationMasker:
+    """Masks a turn's events and handoff records before they are stored."""
+
+    def __init__(self, config: PrivacyConfig | None = None) -> None:
+        self.config = config or PrivacyConfig()
+        self.policy = self.config.masking
+
+    def text(self, text: Any, destination: str = "store") -> Any:
+        return self.policy.mask_text(text, destination) if isinstance(text, str) else text
+
+    def has_card_number(self, text: str) -> bool:
+        """Whether ``text`` holds a full payment card number (Luhn-checked)."""
+        return bool(text) and any(f.entity_type == "CREDIT_CARD" for f in self.policy.masker().analyze(text, ["CREDIT_CARD"]))
+
+    def event(self, event: Mapping[str, Any], destination: str = "store") -> dict:
+        """A copy of ``event`` with the personal data in it masked for ``destination``."""
+        out = copy.deepcopy(dict(event))
+        kind = out.get("event")
+        if kind in ("user", "bot"):
+            out["text"] = self.text(out.get("text"), destination)
+        if kind == "user" and isinstance(out.get("parse_data"), dict):
+            parse = out["parse_data"]
+            parse["text"] = self.text(parse.get("text"), destination)
+            for entity in parse.get("entities") or []:
+                if isinstance(entity, dict):
+                    entity["value"] = self.policy.mask_values(entity.get("value"), destination)
+        if kind == "slot" and (destination != "store" or out.get("name") not in self.config.keep_slots):
+            out["value"] = self.policy.mask_values(out.get("value"), destination)
+        return out
+
+    def events(self, events: list[Mapping[str, Any]], destination: str = "store") -> list[dict]:
+        return [self.event(e, destination) for e in events]
+
+    def record(self, record: Mapping[str, Any], destination: str = "store") -> dict:
+        """A handoff record (summary, slots, last message ...) with every text in it masked."""
+        return self.policy.mask_values(dict(record), destination)
+
+
+class MaskingAnswerer:
+    """A knowledge answerer whose questions are masked (``llm`` types) before retrieval and the
+    LLM see them; the knowledge package itself knows nothing of personal data."""
+
+    def __init__(self, answerer: Any, masker: ConversationMasker) -> None:
+        self.answerer = answerer
+        self.masker = masker
+
+    def answer(self, question: str, filters: dict | None = None):
+        return self.answerer.answer(self.masker.text(question, "llm"), filters)
+
+    async def answer_async(self, question: str, filters: dict | None = None):
+        import asyncio
+
+        return await asyncio.to_thread(self.answer, question, filters)
+
+
+class MaskingLogFilter(logging.Filter):
+    """A handler filter that masks the ``logs`` types in every record's message."""
+
+    def __init__(self, masker: ConversationMasker) -> None:
+        super().__init__()
+        self.masker = masker
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "_desk_masked", False):
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string is the logging module's to report
+            return True
+        record.msg, record.args = self.masker.text(message, "logs"), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.masker.text(logging.Formatter().formatException(record.exc_info), "logs")
+        record._desk_masked = True
+        return True
+
+
+def install_log_masking(masker: ConversationMasker, logger_: logging.Logger | None = None) -> MaskingLogFilter:
+    """Mask personal data in what the handlers of ``logger_`` (default: the root logger) write;
+    handlers added later are not covered, an earlier masking filter is replaced. Returns the filter."""
+    target = logger_ or logging.getLogger()
+    log_filter = MaskingLogFilter(masker)
+    for handler in target.handlers:
+        for old in [f for f in handler.filters if isinstance(f, MaskingLogFilter)]:
+            handler.removeFilter(old)
+        handler.addFilter(log_filter)
+    return log_filter

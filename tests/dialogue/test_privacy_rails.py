@@ -1,0 +1,209 @@
+"""Personal data through a real turn: the shop project, its rasa-sdk action server and an SQLite
+tracker store read back by a second store object, as a restarted server would read it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import textwrap
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from dialogue.guardrails.output import SAFE_TEXT
+from dialogue.guardrails.personal_data import PersonalDataRail
+from dialogue.guardrails.privacy import CARD_WARNING
+from dialogue.stores import SQLTrackerStore
+from test_engine_support import ActionServer, action_server, run, say, texts
+
+ASK_REASON = "Why would you like to cancel order ORD-11111?"
+CARD = "4111 1111 1111 1111"
+OTHER_EMAIL = "jane.roe@example.org"
+
+
+@pytest.fixture(scope="module")
+def server():
+    return action_server()
+
+
+@pytest.fixture(scope="module")
+def pii(pii_masker):
+    return pii_masker
+
+
+def stored_rows(tmp_path: Path) -> list[str]:
+    """Every stored event's JSON, straight from the database file."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'tracker.db'}")
+    with engine.connect() as conn:
+        rows = list(conn.execute(sa.text("SELECT data FROM events ORDER BY sender_id, seq")).scalars())
+    engine.dispose()
+    return rows
+
+
+def stored_events(tmp_path: Path, sender_id: str) -> list[dict]:
+    store = SQLTrackerStore(f"sqlite:///{tmp_path / 'tracker.db'}")
+    try:
+        return store.retrieve_full(sender_id).events
+    finally:
+        store.close()
+
+
+def test_the_turn_uses_the_real_value_and_the_store_gets_it_masked(tmp_path, server, pii):
+    async def scenario(a):
+        assert await texts(a, "u1", "cancel order ORD-11111") == [ASK_REASON]
+        reply = await texts(a, "u1", "too expensive, mail jane.doe@example.com")
+        # the action server saw the real slot value in the turn (and the customer may see their own address)
+        assert reply == ["Order ORD-11111 is cancelled (reason: too expensive, mail jane.doe@example.com)."]
+
+    run(tmp_path, scenario, url=server.url)
+    assert not any("jane.doe@example.com" in row for row in stored_rows(tmp_path))
+    events = stored_events(tmp_path, "u1")
+    user = [e for e in events if e["event"] == "user"][-1]
+    assert user["text"] == user["parse_data"]["text"] == "too expensive, mail <EMAIL_ADDRESS>"
+    reasons = [e["value"] for e in events if e["event"] == "slot" and e["name"] == "cancel_reason" and e["value"]]
+    assert set(reasons) == {"too expensive, mail <EMAIL_ADDRESS>"}
+    bots = [e["text"] for e in events if e["event"] == "bot"]
+    assert bots[-1] == "Order ORD-11111 is cancelled (reason: too expensive, mail <EMAIL_ADDRESS>)."
+    orders = [e["value"] for e in events if e["event"] == "slot" and e["name"] == "order_id"]
+    assert set(orders) == {"ORD-11111"}  # not a masked type here
+
+
+def test_a_pasted_card_is_never_stored_and_the_customer_is_warned(tmp_path, server, pii):
+    async def scenario(a):
+        await say(a, "u2", "hello")
+        out = await texts(a, "u2", f"my card is {CARD} exp 12/29, cancel order ORD-11111")
+        assert out == [CARD_WARNING]
+        state = await a.tracker_state("u2")
+        assert state["active_loop"] == {}  # the message was not acted on
+        assert state["events"][-1]["event"] == "action" and state["events"][-1]["name"] == "action_listen"
+
+    run(tmp_path, scenario, url=server.url)
+    rows = stored_rows(tmp_path)
+    assert not any(CARD in row or CARD.replace(" ", "") in row for row in rows)
+    user = [e for e in stored_events(tmp_path, "u2") if e["event"] == "user"][-1]
+    assert user["text"] == "my card is <CREDIT_CARD> exp 12/29, cancel order ORD-11111"
+    assert "payment method" in CARD_WARNING and "never ask you for your full card number" in CARD_WARNING
+
+
+def test_a_number_failing_the_luhn_check_is_not_a_card(tmp_path, server, pii):
+    async def scenario(a):
+        await say(a, "u3", "hello")
+        assert await texts(a, "u3", "my order number is 4111 1111 1111 1112") != [CARD_WARNING]
+
+    run(tmp_path, scenario, url=server.url)
+
+
+def test_log_lines_are_masked(tmp_path, server, pii, caplog):
+    async def scenario(a):
+        with caplog.at_level(logging.WARNING, logger="dialogue.engine"):
+            await say(a, "u4", '/greet{"email": jane.doe@example.com, "phone": +1 503 555 0142}')
+
+    run(tmp_path, scenario, url=server.url)
+    warnings = [r.getMessage() for r in caplog.records if r.name == "dialogue.engine"]
+    assert any("ignoring the entities of payload" in w for w in warnings)
+    assert "jane.doe@example.com" not in caplog.text and "503 555 0142" not in caplog.text
+    assert "<EMAIL_ADDRESS>" in caplog.text and "<PHONE_NUMBER>" in caplog.text
+
+
+# --------------------------------------------------------------------------- the output rail
+
+ACTIONS = '''
+from rasa_sdk import Action
+
+
+class ShowContact(Action):
+    def name(self):
+        return "action_show_contact"
+
+    def run(self, dispatcher, tracker, domain):
+        dispatcher.utter_message(text="The account holder is Jane Roe, jane.roe@example.org, phone +44 20 7946 0958.")
+        return []
+
+
+class EchoEmail(Action):
+    def name(self):
+        return "action_echo_email"
+
+    def run(self, dispatcher, tracker, domain):
+        email = next(tracker.get_latest_entity_values("email"), None)
+        dispatcher.utter_message(text=f"I'll write to {email}; or call us on +1 503 555 0142.")
+        return []
+'''
+
+
+@pytest.fixture(scope="module")
+def contact_server(tmp_path_factory):
+    project = tmp_path_factory.mktemp("contact")
+    (project / "actions").mkdir()
+    (project / "actions" / "__init__.py").write_text(ACTIONS)
+    started = ActionServer(project)
+    yield started
+    started.stop()
+
+
+def _contact_assistant(tmp_path, url):
+    from dialogue.action_client import ActionServerClient
+    from dialogue.domain import Domain
+    from dialogue.engine import Assistant
+    from dialogue.policies import PolicyEnsemble
+    from dialogue.story_data import read_story_file
+
+    domain = Domain({
+        "version": "3.1",
+        "intents": ["lookup", "echo"],
+        "entities": ["email"],
+        "actions": ["action_show_contact", "action_echo_email"],
+    })
+    rules = tmp_path / "rules.yml"
+    rules.write_text('version: "3.1"\n' + textwrap.dedent("""
+        rules:
+          - rule: lookup
+            steps:
+              - intent: lookup
+              - action: action_show_contact
+          - rule: echo
+            steps:
+              - intent: echo
+              - action: action_echo_email
+        """))
+    rail = PersonalDataRail.from_config({"output": {"allow": ["+1 503 555 0142"]}})
+    return Assistant(
+        domain,
+        policies=PolicyEnsemble.from_config(domain, read_story_file(rules), None),
+        tracker_store=SQLTrackerStore(f"sqlite:///{tmp_path / 'tracker.db'}"),
+        action_client=ActionServerClient(url, domain.as_dict(), domain.fingerprint(), timeout=10.0),
+        privacy=rail,
+    )
+
+
+def test_another_customers_contact_details_are_never_sent(tmp_path, contact_server, pii, caplog):
+    import asyncio
+
+    async def scenario():
+        a = _contact_assistant(tmp_path, contact_server.url)
+        try:
+            with caplog.at_level(logging.WARNING, logger="dialogue.guardrails.output"):
+                blocked = await texts(a, "u5", "/lookup")
+            own = await texts(a, "u5", '/echo{"email": "me@example.net"}')
+            return blocked, own
+        finally:
+            await a.aclose()
+
+    blocked, own = asyncio.run(scenario())
+    assert blocked == [SAFE_TEXT]
+    assert "EMAIL_ADDRESS" in caplog.text and "PHONE_NUMBER" in caplog.text and OTHER_EMAIL not in caplog.text
+    # the customer's own address and the shop's public phone number pass
+    assert own == ["I'll write to me@example.net; or call us on +1 503 555 0142."]
+    events = stored_events(tmp_path, "u5")
+    blocked_event = next(e for e in events if e["event"] == "bot" and e["text"] == SAFE_TEXT)
+    assert blocked_event["metadata"]["privacy"]["blocked"] == ["EMAIL_ADDRESS", "PERSON", "PHONE_NUMBER"]
+    assert not any(OTHER_EMAIL in row for row in stored_rows(tmp_path))
+
+
+def test_the_web_chat_page_never_renders_messages_as_html():
+    page = (Path(__file__).resolve().parents[2] / "dialogue" / "channels" / "web" / "index.html").read_text()
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"):
+        assert sink not in page
+    assert "item.textContent = text" in page
+
