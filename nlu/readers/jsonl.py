@@ -33,6 +33,8 @@ def _example(raw: str, path: str, line: int) -> Example:
         raise fail(f"invalid JSON: {e.msg} (column {e.colno})") from None
     except RecursionError:
         raise fail("invalid JSON: nested too deeply") from None
+    except ValueError:  # an integer longer than Python converts (sys.get_int_max_str_digits())
+        raise fail("invalid JSON: a number too long to read") from None
     if not isinstance(obj, dict):
         raise fail("expected a JSON object")
     for key in obj:

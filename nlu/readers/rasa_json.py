@@ -15,6 +15,7 @@ import json
 import json.decoder
 import json.scanner
 import re
+import sys
 from bisect import bisect_right
 
 from nlu.readers.checks import add_entity_synonyms, check_regex, entity_from_dict
@@ -36,6 +37,9 @@ class _Object(dict):
     offset = 0
 
 
+_LONG_NUMBER = re.compile(r"\d{%d,}" % (sys.get_int_max_str_digits() + 1))
+
+
 def _decode(text: str, path: str) -> object:
     def parse_object(s_and_end, *args):
         obj, end = json.decoder.JSONObject(s_and_end, *args)
@@ -53,6 +57,10 @@ def _decode(text: str, path: str) -> object:
         raise TrainingDataError(path, e.lineno, message) from None
     except RecursionError:
         raise TrainingDataError(path, None, "invalid JSON: nested too deeply") from None
+    except ValueError:  # an integer longer than Python converts (sys.get_int_max_str_digits())
+        long_number = _LONG_NUMBER.search(text)
+        line = text.count("\n", 0, long_number.start()) + 1 if long_number else None
+        raise TrainingDataError(path, line, "invalid JSON: a number too long to read") from None
 
 
 class _Reader:
