@@ -19,6 +19,8 @@ from nlu.training_data import Example, TrainingData
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _NULL_TAG = "tag:yaml.org,2002:null"
+MAX_DEPTH = 100  # nesting levels of a file, aliases expanded
+MAX_NODES = 1_000_000  # values in a file, aliases expanded
 
 # Keys of Rasa training-data and domain files; all but `nlu` are someone else's business.
 _TOP_LEVEL_KEYS = frozenset(
@@ -66,7 +68,7 @@ def _compose(text: str, path: str) -> Node | None:
         message = f"invalid YAML: character {bad.group()!r} is not allowed"
         raise TrainingDataError(path, line, message)
     try:
-        return yaml.compose(text, Loader=_Loader)
+        root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         problem = e.problem or e.context or "syntax error"
@@ -77,6 +79,46 @@ def _compose(text: str, path: str) -> Node | None:
         raise TrainingDataError(path, None, f"invalid YAML: {e}") from None
     except RecursionError:
         raise TrainingDataError(path, None, "invalid YAML: nested too deeply") from None
+    if root is not None:
+        _check_expansion(root, path)
+    return root
+
+
+def _check_expansion(root: Node, path: str) -> None:
+    """Refuse node trees that reading would never finish or run out of stack on, once aliases
+    are expanded: an alias inside its own anchor, nesting deeper than :data:`MAX_DEPTH`, or
+    more than :data:`MAX_NODES` nodes ("billion laughs")."""
+    sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (nodes, height) once visited
+    open_nodes: set[int] = set()  # the current path from the root
+    stack: list[tuple[Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, finished = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if finished:
+            open_nodes.discard(key)
+            counts = [sizes[id(child)] for child in children]
+            sizes[key] = (1 + sum(n for n, _ in counts), 1 + max((h for _, h in counts), default=0))
+            if sizes[key][0] > MAX_NODES:
+                message = f"invalid YAML: more than {MAX_NODES} values once aliases are expanded"
+                raise TrainingDataError(path, _line(node), message)
+            continue
+        if key in open_nodes:
+            raise TrainingDataError(path, _line(node), "invalid YAML: an alias refers to a collection that contains it")
+        height = sizes[key][1] if key in sizes else 1
+        if depth + height - 1 > MAX_DEPTH:
+            raise TrainingDataError(path, _line(node), f"invalid YAML: nested deeper than {MAX_DEPTH} levels")
+        if key in sizes:
+            continue
+        open_nodes.add(key)
+        stack.append((node, depth, True))
+        stack.extend((child, depth + 1, False) for child in children)
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    return list(node.value) if isinstance(node, SequenceNode) else []
 
 
 def _read_item(item: Node, path: str, data: TrainingData) -> None:
