@@ -106,16 +106,25 @@ def _open_assistant(args, stack):
 def cmd_run(args) -> int:
     import contextlib
 
+    import dataclasses
+
     from dialogue.auth import ENV_JWT_SECRET, ENV_TOKEN, AuthSettings
+    from dialogue.guardrails.config import load_guardrails
+    from dialogue.guardrails.rate_limit import build_rate_limiter
     from dialogue.server import ServerSettings, build_app, load_credentials, serve
 
-    if args.max_message_chars < 1:
+    if args.max_message_chars is not None and args.max_message_chars < 1:
         raise ValueError("--max-message-chars must be at least 1")
     auth = AuthSettings.from_env(args.auth_token, args.jwt_secret, args.jwt_method)
     with contextlib.ExitStack() as stack:
         project, assistant = _open_assistant(args, stack)
         credentials = load_credentials(Path(args.credentials) if args.credentials else project / "credentials.yml")
-        settings = ServerSettings(auth=auth, credentials=credentials, max_message_chars=args.max_message_chars)
+        guardrails = load_guardrails(project)
+        limits = guardrails.limits
+        if args.max_message_chars is not None:
+            limits = dataclasses.replace(limits, max_chars=args.max_message_chars)
+        settings = ServerSettings(auth=auth, credentials=credentials, limits=limits,
+                                  rate_limiter=build_rate_limiter(guardrails.rate_limit))
         app = build_app(assistant, settings)
         base = f"http://{args.host}:{args.port}"
         print(f"Serving {project.name} on {base}: web chat {base}/, REST {base}/webhooks/rest/webhook, "
@@ -261,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--auth-token", default=None, help="token the HTTP API accepts as ?token=... (default: $DESK_AUTH_TOKEN)")
     run.add_argument("--jwt-secret", default=None, help="secret (or public key) verifying 'Authorization: Bearer <JWT>' (default: $DESK_JWT_SECRET)")
     run.add_argument("--jwt-method", default=None, help="JWT algorithm (default: $DESK_JWT_METHOD or HS256)")
-    run.add_argument("--max-message-chars", type=int, default=5000, help="longest user message accepted (default: 5000)")
+    run.add_argument("--max-message-chars", type=int, default=None, help="longest user message accepted (default: guardrails.max_message_chars of config.yml, 5000)")
     run.set_defaults(handler=cmd_run)
 
     shell = commands.add_parser("shell", help="chat with the assistant in the terminal")

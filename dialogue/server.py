@@ -29,8 +29,10 @@ Endpoints (all JSON unless said otherwise; ``/openapi.json`` describes them):
 Authentication is described in :mod:`dialogue.auth`. Errors are Rasa's error object
 (``{"version", "status": "failure", "message", "reason", "details", "help", "code"}``) plus
 ``"error"`` (the message): 400 malformed request (invalid JSON, a missing field, a wrong type),
-413 a message longer than ``max_message_chars`` (default 5000) or a body over 1 MB, 404 an
-unknown conversation, 409 resuming a conversation that is not paused, 401/403 authentication.
+413 a message longer than ``limits.max_chars`` (default 5000) or a body over 1 MB, 404 an
+unknown conversation, 409 resuming a conversation that is not paused, 401/403 authentication,
+429 (with ``Retry-After``) a sender or client address over its rate limit
+(:mod:`dialogue.guardrails.rate_limit`; the channels and ``/model/parse``).
 A refused request never reaches the assistant, so it changes no stored conversation.
 
 ``desk run`` (:func:`dialogue.cli.cmd_run`) builds the app with :func:`build_app` and serves it
@@ -78,10 +80,10 @@ from sanic.response import HTTPResponse, html, json
 
 from dialogue.auth import AuthError, AuthSettings, authorise
 from dialogue.channels import AGENT_SENDER_PREFIX, BadInput, payloads, sender_id, user_text
+from dialogue.guardrails.limits import MessageLimits
 
 logger = logging.getLogger(__name__)
 
-MAX_MESSAGE_CHARS = 5_000
 MAX_BODY_BYTES = 1_000_000
 WEB_PAGE = Path(__file__).parent / "channels" / "web" / "index.html"
 EVENT_VERBOSITY = ("ALL", "APPLIED", "AFTER_RESTART", "NONE")
@@ -94,6 +96,7 @@ _REASONS = {
     405: "MethodNotAllowed",
     409: "Conflict",
     413: "PayloadTooLarge",
+    429: "TooManyRequests",
     500: "ServerError",
     502: "BadGateway",
 }
@@ -114,7 +117,8 @@ class ServerSettings:
 
     auth: AuthSettings = field(default_factory=AuthSettings)
     credentials: Mapping[str, Any] = field(default_factory=dict)  # credentials.yml
-    max_message_chars: int = MAX_MESSAGE_CHARS
+    limits: MessageLimits = field(default_factory=MessageLimits)  # size and clean-up of every message
+    rate_limiter: Any = None  # a dialogue.guardrails.rate_limit.RateLimiter: messages per sender and address
     model_file: str | None = None
     model_id: str | None = None
 
@@ -144,6 +148,26 @@ def json_body(request: Request) -> Any:
     if not request.body:
         return None
     return payloads.decode(request.body)
+
+
+def client_address(request: Request) -> str:
+    """The client's address: the proxy-reported one when Sanic trusts a proxy, else the peer's."""
+    return request.remote_addr or request.ip
+
+
+async def rate_limit(request: Request, sender: str | None) -> Any:
+    """Count one message; the ``Refusal`` when the sender or the client address is over its limit."""
+    limiter = request.app.ctx.settings.rate_limiter
+    return None if limiter is None else await limiter.check(sender, client_address(request))
+
+
+def too_many_requests(refusal: Any) -> HTTPResponse:
+    """429 with ``Retry-After`` (seconds) for a rate-limit refusal."""
+    details = {"scope": refusal.scope, "limit": refusal.limit, "window_seconds": refusal.window,
+               "retry_after": refusal.retry_after}
+    response = error(429, refusal.message, details=details)
+    response.headers["Retry-After"] = str(refusal.retry_after)
+    return response
 
 
 def make_user_message(**fields: Any):
@@ -236,6 +260,8 @@ def build_app(assistant: Any, settings: ServerSettings | None = None, name: str 
     @app.after_server_stop
     async def close_assistant(app: Sanic) -> None:
         await app.ctx.assistant.aclose()
+        if settings.rate_limiter is not None:
+            await settings.rate_limiter.aclose()
 
     app.blueprint(rest.blueprint())
     app.blueprint(websocket.blueprint())
@@ -287,7 +313,10 @@ def build_app(assistant: Any, settings: ServerSettings | None = None, name: str 
         body = json_body(request)
         if not isinstance(body, dict) or "text" not in body:
             raise BadInput('expected a JSON object with a "text" field, e.g. {"text": "hello"}')
-        text = user_text(body["text"], "text", settings.max_message_chars)
+        text = user_text(body["text"], "text", settings.limits)
+        refusal = await rate_limit(request, None)
+        if refusal is not None:
+            return too_many_requests(refusal)
         return json(request.app.ctx.assistant.parse(text))
 
     @app.get("/conversations/<conversation_id:str>/tracker", unquote=True)
@@ -310,7 +339,7 @@ def build_app(assistant: Any, settings: ServerSettings | None = None, name: str 
             raise BadInput('expected a JSON object like {"text": "hello", "sender": "user"}')
         if "text" not in body:
             raise BadInput('missing "text"')
-        text = user_text(body["text"], "text", settings.max_message_chars)
+        text = user_text(body["text"], "text", settings.limits)
         sender = body.get("sender")
         if sender != "user":
             raise BadInput(

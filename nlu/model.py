@@ -77,12 +77,22 @@ def train(
     force: bool = False,
 ) -> tuple[Path, bool]:
     """Train a model into ``out_dir``. Returns ``(path, trained)``; ``trained`` is False on reuse."""
-    data = load_data(nlu_path)
-    config = load_config(config_path)
+    return train_data(load_data(nlu_path), load_config(config_path), out_dir, progress, force)
+
+
+def train_data(
+    data: TrainingData,
+    config: dict,
+    out_dir: str | Path = "models",
+    progress: Progress | None = None,
+    force: bool = False,
+    prefix: str = PREFIX,
+) -> tuple[Path, bool]:
+    """:func:`train` on data already read: ``out_dir/<prefix><time>-<fingerprint>.tar.gz``."""
     out_dir = Path(out_dir)
     fp = fingerprint(data, config)
     if not force:
-        existing = sorted(out_dir.glob(f"{PREFIX}*-{fp[:12]}{SUFFIX}"))
+        existing = sorted(out_dir.glob(f"{prefix}*-{fp[:12]}{SUFFIX}"))
         if existing:
             return existing[-1], False
     started = time.perf_counter()
@@ -100,7 +110,7 @@ def train(
         },
     }
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return save(NLUModel(pipeline, metadata), out_dir / f"{PREFIX}{stamp}-{fp[:12]}{SUFFIX}"), True
+    return save(NLUModel(pipeline, metadata), out_dir / f"{prefix}{stamp}-{fp[:12]}{SUFFIX}"), True
 
 
 def train_pipeline(data: TrainingData, config: dict | None = None, progress: Progress | None = None) -> Pipeline:
@@ -131,13 +141,14 @@ class ModelNotFoundError(FileNotFoundError):
     pass
 
 
-def resolve_model_path(path: str | Path) -> Path:
-    """A model file, or the newest model in a directory."""
+def resolve_model_path(path: str | Path, prefix: str = PREFIX, command: str = "desk train nlu") -> Path:
+    """A model file, or the newest model (``<prefix>*.tar.gz``) in a directory."""
     path = Path(path)
     if path.is_dir():
-        models = sorted(path.glob(f"{PREFIX}*{SUFFIX}"), key=lambda p: p.stat().st_mtime)
+        models = sorted(path.glob(f"{prefix}*{SUFFIX}"), key=lambda p: p.stat().st_mtime)
         if not models:
-            raise ModelNotFoundError(f"no trained NLU model in {path}: run `desk train nlu` first")
+            kind = "NLU model" if prefix == PREFIX else f"model ({prefix}*{SUFFIX})"
+            raise ModelNotFoundError(f"no trained {kind} in {path}: run `{command}` first")
         return models[-1]
     if not path.exists():
         raise ModelNotFoundError(f"{path}: no such model file")

@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
+from dialogue.guardrails.limits import MessageLimits, MessageRejected
+
 __all__ = [
     "BadInput",
     "DEFAULT_SENDER_ID",
@@ -83,13 +85,15 @@ class BadInput(ValueError):
         self.status = status
 
 
-def user_text(value: Any, field: str, max_chars: int) -> str:
-    """A message text from a client, checked: a string of at most ``max_chars`` characters."""
+def user_text(value: Any, field: str, limits: MessageLimits) -> str:
+    """A message text from a client: a string within ``limits``, cleaned by them
+    (:mod:`dialogue.guardrails.limits`)."""
     if not isinstance(value, str):
         raise BadInput(f'"{field}" must be a string')
-    if len(value) > max_chars:
-        raise BadInput(f"message longer than {max_chars} characters", 413)
-    return value
+    try:
+        return limits.clean(value, "message")
+    except MessageRejected as e:
+        raise BadInput(e.message, e.status) from None
 
 
 AGENT_SENDER_PREFIX = "__agent__:"  # sender ids of the server's own agent calls to the action server

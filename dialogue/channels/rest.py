@@ -13,7 +13,8 @@ optional. The reply is a JSON array of bot messages, each one in the shape of Ra
      {"recipient_id": "u1", "image": "https://example.com/cat.png"}]
 
 ``?stream=true`` streams the same messages, one JSON object per line, as Rasa does.
-The array is empty while a human agent has the conversation (after a handoff).
+The array is empty while a human agent has the conversation (after a handoff). A sender or
+client address over its rate limit gets 429 with ``Retry-After``.
 
 The same request and reply shapes serve the plain websocket channel (:mod:`.websocket`).
 """
@@ -30,6 +31,7 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
 from dialogue.channels import BadInput, metadata, outputs, sender_id, text_parts, user_text
+from dialogue.guardrails.limits import MessageLimits
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +75,7 @@ def collect(recipient_id: str, bot_messages: Iterable[Mapping[str, Any]]) -> lis
     return collected
 
 
-def read_request(body: Any, max_chars: int, channel: str = NAME) -> dict:
+def read_request(body: Any, limits: MessageLimits, channel: str = NAME) -> dict:
     """The keyword arguments of a ``UserMessage`` from a REST (or websocket) request body.
 
     Raises :class:`BadInput` for anything but ``{"sender"?, "message", "metadata"?,
@@ -83,7 +85,7 @@ def read_request(body: Any, max_chars: int, channel: str = NAME) -> dict:
         raise BadInput('expected a JSON object like {"sender": "user1", "message": "hi"}')
     if "message" not in body:
         raise BadInput('missing "message"')
-    text = user_text(body["message"], "message", max_chars)
+    text = user_text(body["message"], "message", limits)
     input_channel = body.get("input_channel") or channel
     if not isinstance(input_channel, str):
         raise BadInput('"input_channel" must be a string')
@@ -96,7 +98,7 @@ def read_request(body: Any, max_chars: int, channel: str = NAME) -> dict:
 
 
 def blueprint() -> Blueprint:
-    from dialogue.server import error, json_body, make_user_message
+    from dialogue.server import error, json_body, make_user_message, rate_limit, too_many_requests
 
     bp = Blueprint("rest_webhook", url_prefix="/webhooks/rest")
 
@@ -108,9 +110,12 @@ def blueprint() -> Blueprint:
     async def receive(request: Request) -> HTTPResponse | None:
         ctx = request.app.ctx
         try:
-            fields = read_request(json_body(request), ctx.settings.max_message_chars)
+            fields = read_request(json_body(request), ctx.settings.limits)
         except BadInput as e:
             return error(e.status, e.message)
+        refusal = await rate_limit(request, fields["sender_id"])
+        if refusal is not None:
+            return too_many_requests(refusal)
         try:
             replies = await ctx.assistant.handle_message(make_user_message(**fields))
         except Exception:  # as Rasa: log it and answer with what was collected (nothing)

@@ -35,7 +35,10 @@ Events:
 With ``jwt_key`` set, a connection is refused unless its ``auth`` carries a ``token`` that
 verifies with that key and ``jwt_method`` (a ``Bearer `` prefix is accepted), as in Rasa.
 Malformed ``user_uttered`` data (no message, not a string, longer than the server's limit) is
-dropped with a warning and never reaches the conversation.
+dropped with a warning and never reaches the conversation. A message over a rate limit
+(:mod:`dialogue.guardrails.rate_limit`) is dropped too; the sending socket gets a
+``rate_limited`` event ``{"error", "code": 429, "retry_after"}`` and a ``bot_uttered`` text
+asking it to wait.
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ from dialogue.channels import BadInput, outputs, sender_id, text_parts, user_tex
 logger = logging.getLogger(__name__)
 
 NAME = "socketio"
+RATE_LIMIT_EVT = "rate_limited"
+SLOW_DOWN_TEXT = "You are sending messages too quickly. Please wait {seconds} seconds and try again."
 # emit()'s keyword arguments a custom payload may carry; Rasa passes the payload as **kwargs
 _EMIT_KEYWORDS = {"data", "to", "room", "skip_sid", "namespace", "callback", "ignore_queue"}
 
@@ -153,6 +158,10 @@ def attach(app: Sanic, config: SocketIOConfig) -> Any:
             token = auth.get("token") if isinstance(auth, dict) else None
             if not decode_token(token, config.jwt_key, config.jwt_method):
                 return False
+        from dialogue.server import client_address
+
+        request = environ.get("sanic.request")
+        await sio.save_session(sid, {"address": client_address(request) if request is not None else None}, namespace=namespace)
         logger.debug("socket.io client %s connected", sid)
         return True
 
@@ -177,7 +186,6 @@ def attach(app: Sanic, config: SocketIOConfig) -> Any:
 
     @sio.on(config.user_message_evt, namespace=namespace)
     async def user_uttered(sid: str, data: Any = None) -> None:
-        max_chars = app.ctx.settings.max_message_chars
         try:
             if not isinstance(data, dict):
                 raise BadInput("expected an object with a message")
@@ -189,11 +197,21 @@ def attach(app: Sanic, config: SocketIOConfig) -> Any:
                     await sio.enter_room(sid, conversation, namespace=namespace)
             else:
                 conversation = sid
-            text = user_text(data.get("message"), "message", max_chars)
+            text = user_text(data.get("message"), "message", app.ctx.settings.limits)
             metadata = _metadata(data, config.metadata_key)
         except BadInput as e:
             logger.warning("socket.io %s ignored: %s", config.user_message_evt, e.message)
             return
+        limiter = app.ctx.settings.rate_limiter
+        if limiter is not None:
+            session = await sio.get_session(sid, namespace=namespace)
+            refusal = await limiter.check(conversation, session.get("address"))
+            if refusal is not None:
+                await sio.emit(RATE_LIMIT_EVT, {"error": refusal.message, "code": 429, "retry_after": refusal.retry_after},
+                               room=sid, namespace=namespace)
+                await sio.emit(config.bot_message_evt, {"text": SLOW_DOWN_TEXT.format(seconds=refusal.retry_after)},
+                               room=sid, namespace=namespace)
+                return
         from dialogue.server import make_user_message
 
         message = make_user_message(text=text, sender_id=conversation, input_channel=NAME, metadata=metadata)

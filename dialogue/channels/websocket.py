@@ -14,7 +14,8 @@ open::
 
     {"error": "message longer than 5000 characters", "code": 413}
 
-``code`` is the HTTP status the REST channel would have answered (400 malformed, 413 too long).
+``code`` is the HTTP status the REST channel would have answered (400 malformed, 413 too long,
+429 over a rate limit, with ``"retry_after"`` seconds).
 The web chat page served at ``/`` speaks this protocol.
 """
 
@@ -36,7 +37,7 @@ NAME = "websocket"
 
 
 def blueprint() -> Blueprint:
-    from dialogue.server import make_user_message
+    from dialogue.server import make_user_message, rate_limit
 
     bp = Blueprint("websocket_channel")
 
@@ -49,9 +50,13 @@ def blueprint() -> Blueprint:
                 body = payloads.decode(frame, "a frame")
                 if isinstance(body, dict) and body.get("sender") is None:
                     body = {**body, "sender": own_sender}
-                fields = read_request(body, ctx.settings.max_message_chars, channel=NAME)
+                fields = read_request(body, ctx.settings.limits, channel=NAME)
             except BadInput as e:
                 await ws.send(json.dumps({"error": e.message, "code": e.status}))
+                continue
+            refusal = await rate_limit(request, fields["sender_id"])
+            if refusal is not None:
+                await ws.send(json.dumps({"error": refusal.message, "code": 429, "retry_after": refusal.retry_after}))
                 continue
             try:
                 replies = await ctx.assistant.handle_message(make_user_message(**fields))
