@@ -187,19 +187,21 @@ def read_document(path: Path, policy: dict[str, Any], root: Path | None = None) 
     end = next((i for i in range(1, len(lines)) if lines[i].strip() in ("---", "...")), None)
     if end is None:
         return None, [Problem(rel_path, 1, "error", "the front matter is not closed with a '---' line")]
+    front = "\n".join(lines[1:end])
     try:
-        meta = yaml.load("\n".join(lines[1:end]), Loader=yaml.BaseLoader) or {}  # every value a string
+        meta = yaml.load(front, Loader=yaml.BaseLoader) or {}  # every value a string
+        node = yaml.compose(front, Loader=yaml.BaseLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark else 1
         return None, [Problem(rel_path, line, "error", f"front matter is not valid YAML: {getattr(exc, 'problem', exc)}")]
     if not isinstance(meta, dict):
         return None, [Problem(rel_path, 2, "error", "front matter must be a mapping")]
-    field_lines = {}
-    for i in range(1, end):
-        key = re.match(r"([A-Za-z_][\w-]*)\s*:", lines[i])
-        if key:
-            field_lines.setdefault(key.group(1), i + 1)
+    # Each key's line, however it is written (quoted, in a flow mapping, as `? key`).
+    field_lines: dict[str, int] = {}
+    for key, _ in node.value if isinstance(node, yaml.MappingNode) else []:
+        if isinstance(key, yaml.ScalarNode):
+            field_lines.setdefault(key.value, key.start_mark.line + 2)
     problems = _check_meta(meta, field_lines, rel_path)
     body, placeholder_problems = fill_placeholders("\n".join(lines[end + 1 :]), policy, rel_path, end + 2)
     problems += placeholder_problems
