@@ -4,6 +4,10 @@ process for the database named by ``DESK_BACKOFFICE_URL`` (see :mod:`actions.bac
 ``DESK_NOTIFIER`` picks how customers are notified: ``outbox`` (default: the database's outbox
 table, relayed separately) or ``smtp`` (``DESK_SMTP_*`` settings, see
 :class:`~actions.backoffice.notifier.SMTPNotifier`).
+
+The audit log masks personal data in tool parameters as the ``privacy:`` section of the project's
+config.yml (the working directory's) says; :func:`warm_up` loads the recogniser ahead of the
+first tool call.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from actions.backoffice import db
 from actions.backoffice.audit import AuditLog
+from actions.backoffice.privacy import personal_data_masker
 from actions.backoffice.models import utcnow
 from actions.backoffice.sql import Backoffice, Clock, open_backoffice
 
@@ -48,7 +53,7 @@ def build(url: str | None = None, *, clock: Clock | None = None, notifier=None) 
         url=url,
         sessions=sessions,
         backoffice=open_backoffice(sessions, clock=clock, notifier=notifier),
-        audit=AuditLog(sessions, clock=clock),
+        audit=AuditLog(sessions, clock=clock, personal=personal_data_masker()),
         clock=clock,
     )
 
@@ -65,3 +70,10 @@ def get() -> Runtime:
         if _runtime is None or _runtime.url != url:
             _runtime = build(url)
         return _runtime
+
+
+def warm_up() -> threading.Thread:
+    """Load the audit log's personal-data recogniser in the background (seconds)."""
+    thread = threading.Thread(target=lambda: personal_data_masker()("warm-up +1 503 555 0142"), name="pii-warm-up", daemon=True)
+    thread.start()
+    return thread

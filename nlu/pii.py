@@ -18,7 +18,8 @@ Full card numbers (``CREDIT_CARD``: 13-19 digits passing the Luhn check) and gov
 identifiers (:data:`ALWAYS_MASKED`) are masked at every destination whatever the configuration.
 
 Presidio and spaCy take seconds to load: :func:`get_masker` builds one masker per process at
-first use. Types that need no NER (e-mail, phone, cards, patterns) skip spaCy altogether.
+first use, and spaCy is loaded only when a name or place (``PERSON``, ``LOCATION``) is first
+asked for; the other types are patterns (and ``phonenumbers``), a millisecond or so a message.
 """
 
 from __future__ import annotations
@@ -81,15 +82,13 @@ class PiiMasker:
     """
 
     def __init__(self, patterns: Mapping[str, Iterable[str]] | None = None, *, score_threshold: float = 0.4) -> None:
-        from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, RecognizerRegistry
-        from presidio_analyzer.nlp_engine import NlpEngineProvider
+        from presidio_analyzer import Pattern, PatternRecognizer
         from presidio_analyzer.predefined_recognizers import (
             CreditCardRecognizer,
             EmailRecognizer,
             IbanRecognizer,
             IpRecognizer,
             PhoneRecognizer,
-            SpacyRecognizer,
             UsItinRecognizer,
             UsPassportRecognizer,
             UsSsnRecognizer,
@@ -98,10 +97,6 @@ class PiiMasker:
 
         self.patterns = {name: tuple(items) for name, items in (patterns or {}).items()}
         self.score_threshold = score_threshold
-        provider = NlpEngineProvider(
-            nlp_configuration={"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": SPACY_MODEL}]}
-        )
-        nlp_engine = provider.create_engine()
         # Chosen on purpose: Presidio's UK_NHS tags US phone numbers, DATE_TIME bare numbers, and
         # URL downloads the public-suffix list at first use.
         recognizers = [
@@ -113,12 +108,28 @@ class PiiMasker:
             recognizers.append(
                 PatternRecognizer(name, patterns=[Pattern(name.lower(), expr, 0.9) for expr in expressions])
             )
-        self._pattern_recognizers = list(recognizers)
-        registry = RecognizerRegistry(supported_languages=["en"])
-        for recognizer in recognizers + [SpacyRecognizer(supported_entities=sorted(NER_TYPES))]:
-            registry.add_recognizer(recognizer)
-        self.analyzer = AnalyzerEngine(nlp_engine=nlp_engine, registry=registry, supported_languages=["en"])
+        self._pattern_recognizers = recognizers
         self.anonymizer = AnonymizerEngine()
+        self._analyzer = None
+        self._analyzer_lock = threading.Lock()
+
+    @property
+    def analyzer(self):
+        """Presidio's analyzer with spaCy, loaded at the first name or place asked for."""
+        with self._analyzer_lock:
+            if self._analyzer is None:
+                from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+                from presidio_analyzer.nlp_engine import NlpEngineProvider
+                from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+
+                provider = NlpEngineProvider(nlp_configuration={
+                    "nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": SPACY_MODEL}]})
+                registry = RecognizerRegistry(supported_languages=["en"])
+                for recognizer in self._pattern_recognizers + [SpacyRecognizer(supported_entities=sorted(NER_TYPES))]:
+                    registry.add_recognizer(recognizer)
+                self._analyzer = AnalyzerEngine(nlp_engine=provider.create_engine(), registry=registry,
+                                                supported_languages=["en"])
+            return self._analyzer
 
     @property
     def known_types(self) -> frozenset[str]:
@@ -142,6 +153,8 @@ class PiiMasker:
             results = self.analyzer.analyze(text, language="en", entities=wanted, score_threshold=self.score_threshold)
         chosen: list = []
         for result in sorted(results, key=lambda r: (-r.score, -(r.end - r.start), r.start)):
+            if "*" in text[result.start : result.end]:
+                continue  # masked already: "j***@example.com", "****1234"
             if all(result.end <= c.start or result.start >= c.end for c in chosen):
                 chosen.append(result)
         return [Finding(r.entity_type, r.start, r.end, r.score, text[r.start : r.end]) for r in sorted(chosen, key=lambda r: r.start)]

@@ -19,6 +19,12 @@ successor's ``prev_hash``, or the head, no longer matches), removed (a gap in ``
 from the end) or added behind the log's back. Someone able to rewrite the whole
 table *and* the head row can forge a consistent chain; publish :attr:`VerifyResult.last_hash`
 elsewhere (a ticket, a log line, a notarisation service) to anchor it.
+
+Two documented operations change the log (:mod:`.privacy`), each recorded by a record of its
+own at the end of the chain: the retention period deletes the oldest records and moves the
+chain's start (``audit_head.first_seq`` and ``base_hash``: the deleted last record's hash), and
+erasing a customer replaces their identifiers by a pseudonym and re-chains from the first
+changed record, the erase record naming the head it replaced.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -98,12 +104,15 @@ def _masked_card(value: Any) -> str:
     return "****" + digits[-4:] if len(digits) >= 4 else MASK
 
 
-def mask_parameters(value: Any) -> Any:
+def mask_parameters(value: Any, personal: Callable[[str], str] | None = None) -> Any:
     """A JSON-ready copy of ``value`` with secrets masked (see :data:`SECRET_KEYS`, :func:`mask_text`).
 
     Values under secret keys become ``"***"``; under card keys ``"****1234"``. Decimals and dates
-    become strings, tuples and sets lists, other objects their ``str()``.
+    become strings, tuples and sets lists, other objects their ``str()``. ``personal`` masks
+    personal data in every text too (the ``audit`` types of ``privacy.mask``, see :mod:`nlu.pii`).
     """
+    if personal is not None:
+        return _mask_strings(mask_parameters(value), personal)
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for k, v in value.items():
@@ -136,6 +145,16 @@ def mask_parameters(value: Any) -> Any:
     if isinstance(value, bytes):
         return f"<{len(value)} bytes>"
     return mask_text(str(value))
+
+
+def _mask_strings(value: Any, personal: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return personal(value)
+    if isinstance(value, dict):
+        return {k: _mask_strings(v, personal) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_strings(v, personal) for v in value]
+    return value
 
 
 # --------------------------------------------------------------------------- hashing
@@ -221,11 +240,13 @@ class AuditLog:
     Args:
         db: Where the log lives: a session factory, URL or engine (default: :func:`~.db.default_url`).
         clock: Returns the current aware UTC time (default: the system clock).
+        personal: Masks personal data in the parameters' texts (see :func:`mask_parameters`).
     """
 
-    def __init__(self, db: Database = None, *, clock: Clock | None = None) -> None:
+    def __init__(self, db: Database = None, *, clock: Clock | None = None, personal: Callable[[str], str] | None = None) -> None:
         self.sessions: sessionmaker = db if isinstance(db, sessionmaker) else session_factory(db)
         self.clock = clock or m.utcnow
+        self.personal = personal
 
     # ------------------------------------------------------------------ writing
 
@@ -248,7 +269,7 @@ class AuditLog:
                 None if conversation_id is None else str(conversation_id)[:255],
                 None if customer_id is None else str(customer_id)[:16],
                 str(tool)[:100],
-                mask_parameters({} if parameters is None else parameters),
+                mask_parameters({} if parameters is None else parameters, self.personal),
                 str(outcome)[:100],
                 max(0, int(round(float(latency_ms)))),
             )
@@ -296,14 +317,18 @@ class AuditLog:
         options: dict[str, Any] = {"stream_results": True, "yield_per": chunk_size}
         if engine.dialect.name == "postgresql":
             options["isolation_level"] = "REPEATABLE READ"
-        checked, expected, prev = 0, 1, m.GENESIS_HASH
+        checked = 0
 
         def bad(seq: int, problem: str) -> VerifyResult:
             return VerifyResult(False, checked, seq, problem, head_seq, head_hash)
 
         with engine.connect().execution_options(**options) as conn, conn.begin():
-            head = conn.execute(sa.select(head_table.c.last_seq, head_table.c.last_hash).where(head_table.c.id == 1)).one_or_none()
-            head_seq, head_hash = head if head is not None else (0, m.GENESIS_HASH)
+            head = conn.execute(
+                sa.select(head_table.c.last_seq, head_table.c.last_hash, head_table.c.first_seq, head_table.c.base_hash)
+                .where(head_table.c.id == 1)
+            ).one_or_none()
+            head_seq, head_hash, expected, prev = head if head is not None else (0, m.GENESIS_HASH, 1, m.GENESIS_HASH)
+            first = expected
             result = conn.execute(sa.select(*(records.c[name] for name in _COLUMNS)).order_by(records.c.seq))
             hash_of = record_hash
             for rows in result.partitions(chunk_size):
@@ -318,8 +343,8 @@ class AuditLog:
                     if hash_of(prev_hash, seq, time, conversation_id, customer_id, tool, parameters, outcome, latency) != digest:
                         return bad(seq, f"record {seq} was altered (its hash does not match its contents)")
                     if prev_hash != prev:
-                        if seq == 1:
-                            return bad(seq, "record 1 does not start from the genesis hash")
+                        if seq == first:
+                            return bad(seq, f"record {seq} does not start from the chain's base hash")
                         return bad(seq - 1, f"record {seq - 1} was rewritten or replaced (record {seq} no longer links to it)")
                     prev = digest
                     expected += 1

@@ -563,6 +563,10 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
     last_seq: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False)
     last_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    # Where the chain starts: record ``first_seq`` links to ``base_hash`` (1 and the genesis hash
+    # until the retention period deletes old records).
+    first_seq: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False, server_default="1")
+    base_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False, server_default=GENESIS_HASH)
 
 
 @event.listens_for(AuditRecord, "before_update")

@@ -25,3 +25,7 @@ tool call goes through).
 
 The form validators are in :mod:`.forms`.
 """
+
+from actions import runtime as _runtime
+
+_runtime.warm_up()  # the action server imports this package at start-up

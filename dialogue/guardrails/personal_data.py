@@ -35,7 +35,7 @@ class PersonalDataRail:
 
     def warm_up(self) -> threading.Thread:
         """Load Presidio and spaCy in the background (seconds), so the first turn does not wait."""
-        thread = threading.Thread(target=self.config.masking.masker, name="pii-warm-up", daemon=True)
+        thread = threading.Thread(target=lambda: self.config.masking.masker().analyzer, name="pii-warm-up", daemon=True)
         thread.start()
         return thread
 
