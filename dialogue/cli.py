@@ -33,6 +33,9 @@ def cmd_train(args) -> int:
     from nlu import train
     from nlu.progress import default_progress
 
+    if args.what == "guard":
+        return cmd_train_guard(args)
+
     path, trained = train(args.nlu, args.config, args.out, progress=default_progress(), force=args.force)
     print(f"{'Trained' if trained else 'Nothing changed; reusing'} NLU model: {path}")
     return 0
@@ -62,6 +65,42 @@ def cmd_test_nlu(args) -> int:
         summary = evaluate(load_model(args.model), data, out)
     print_summary(summary)
     print(f"Results written to {out}/")
+    return 0
+
+
+def cmd_train_guard(args) -> int:
+    from dialogue.guardrails.injection_model import train_guard
+
+    path, trained = train_guard(args.data, args.out, force=args.force)
+    print(f"{'Trained' if trained else 'Nothing changed; reusing'} prompt-injection model: {path}")
+    return 0
+
+
+def _guard_threshold(args) -> float:
+    """``--threshold``, else ``guardrails.injection.threshold`` of ./config.yml."""
+    from dialogue.guardrails.config import GuardrailsConfig
+    from dialogue.project import load_config_file
+
+    if args.threshold is not None:
+        if not 0 < args.threshold <= 1:
+            raise ValueError("--threshold must be above 0 and at most 1")
+        return args.threshold
+    return GuardrailsConfig.from_config(load_config_file("config.yml").get("guardrails")).injection.threshold
+
+
+def cmd_test_guard(args) -> int:
+    from dialogue.guardrails.evaluation import cross_validate, evaluate, print_summary, write_report
+    from dialogue.guardrails.injection import InjectionScreen
+    from dialogue.guardrails.injection_model import DEFAULT_DATA, load_guard, read_labelled
+
+    rows = [row for path in args.data for row in read_labelled(path)]
+    threshold = _guard_threshold(args)
+    if args.cross_validation:
+        report = cross_validate(rows, args.folds, threshold, base_rows=read_labelled(DEFAULT_DATA))
+    else:
+        report = evaluate(InjectionScreen(load_guard(args.model), threshold), rows)
+    print_summary(report)
+    print(f"Report written to {write_report(report, args.out)}")
     return 0
 
 
@@ -109,7 +148,7 @@ def cmd_run(args) -> int:
     import dataclasses
 
     from dialogue.auth import ENV_JWT_SECRET, ENV_TOKEN, AuthSettings
-    from dialogue.guardrails.config import load_guardrails
+    from dialogue.project import load_project
     from dialogue.guardrails.rate_limit import build_rate_limiter
     from dialogue.server import ServerSettings, build_app, load_credentials, serve
 
@@ -119,7 +158,7 @@ def cmd_run(args) -> int:
     with contextlib.ExitStack() as stack:
         project, assistant = _open_assistant(args, stack)
         credentials = load_credentials(Path(args.credentials) if args.credentials else project / "credentials.yml")
-        guardrails = load_guardrails(project)
+        guardrails = load_project(project, endpoints={}).guardrails()
         limits = guardrails.limits
         if args.max_message_chars is not None:
             limits = dataclasses.replace(limits, max_chars=args.max_message_chars)
@@ -208,11 +247,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train models")
-    train.add_argument("what", nargs="?", choices=["nlu"], default="nlu", help="what to train (default: nlu)")
+    train.add_argument("what", nargs="?", choices=["nlu", "guard"], default="nlu",
+                       help="what to train: the NLU (default) or the prompt-injection classifier (guard)")
     train.add_argument("--nlu", default=DEFAULT_DATA, help="training data file or directory (default: data)")
     train.add_argument("--config", default=_default_config(), help="config file (default: ./config.yml if present, else the default pipeline)")
     train.add_argument("--out", default=DEFAULT_MODELS, help="where models are written (default: models)")
     train.add_argument("--force", action="store_true", help="train even if an identical model exists")
+    train.add_argument("--data", action="append", default=[], metavar="FILE",
+                       help='guard: labelled JSONL ({"text", "label": 1 attack / 0 ordinary}) added to the shipped examples; repeatable')
     train.set_defaults(handler=cmd_train)
 
     parse = commands.add_parser("parse", help="parse messages with a trained NLU model")
@@ -242,6 +284,17 @@ def build_parser() -> argparse.ArgumentParser:
     test_nlu.add_argument("--folds", type=int, default=5, help="number of folds (default: 5)")
     test_nlu.add_argument("--config", default=_default_config(), help="config for cross-validation training")
     test_nlu.set_defaults(handler=cmd_test_nlu)
+    test_guard = test_kinds.add_parser("guard", help="recall and false alarms of the prompt-injection screen")
+    test_guard.add_argument("--data", action="append", required=True, metavar="FILE",
+                            help='labelled JSONL, {"text", "label": 1 attack / 0 ordinary} a line; repeatable')
+    test_guard.add_argument("--model", default=DEFAULT_MODELS, help="guard model file or directory (newest guard-*.tar.gz)")
+    test_guard.add_argument("--out", default=DEFAULT_RESULTS, help="where guard_report.json is written (default: results)")
+    test_guard.add_argument("--cross-validation", action="store_true",
+                            help="train and test on K folds of --data (each fold's model also learns the shipped examples)")
+    test_guard.add_argument("--folds", type=int, default=5, help="number of folds (default: 5)")
+    test_guard.add_argument("--threshold", type=float, default=None,
+                            help="classifier score that flags a message (default: guardrails.injection.threshold of config.yml, 0.5)")
+    test_guard.set_defaults(handler=cmd_test_guard)
     test_knowledge = test_kinds.add_parser("knowledge", help="retrieval and answer quality on labelled questions")
     knowledge_cli.add_test_arguments(test_knowledge)
     test_knowledge.set_defaults(handler=knowledge_cli.cmd_test_knowledge)

@@ -26,6 +26,11 @@ With ``privacy`` (:mod:`dialogue.guardrails.personal_data`), a message holding a
 number gets a warning instead of step 5-7, the turn's bot messages pass the output rail, and the
 events are masked as they are stored in step 8.
 
+With an ``input_rail`` (:mod:`dialogue.guardrails.injection`), every message is screened for
+prompt injection before step 3; a flagged one is stored with its verdict and answered by the rail
+instead of steps 3-7 (no NLU, no slot, no policy, so no knowledge answer sees it), and repeated
+attempts hand the conversation off.
+
 A custom action that fails (not found, error, timeout, unreachable, malformed reply) is logged,
 the customer gets :data:`dialogue.actions.ACTION_FAILURE_TEXT` and the turn ends; after
 ``max_action_failures`` failures in a row the conversation is handed off.
@@ -61,6 +66,7 @@ from dialogue.actions import (
     action_for_name,
 )
 from dialogue.domain import Domain
+from dialogue.guardrails.injection import BLOCKED_TEXT, REASON_PROMPT_INJECTION
 from dialogue.handoff import (
     ACTION_HANDOFF,
     HANDOFF_TEXT,
@@ -82,6 +88,7 @@ logger = logging.getLogger(__name__)
 
 ESCALATION_POLICY = "EscalationPolicy"
 PRIVACY_POLICY = "PrivacyGuard"
+INPUT_RAIL_POLICY = "InputRail"
 CIRCUIT_BREAKER = "CircuitBreaker"
 RESTART_INTENT = "restart"
 DEFAULT_MAX_ACTIONS = 10
@@ -213,11 +220,14 @@ class Assistant:
         allowlist: ToolAllowlist | None = None,
         knowledge: Any = None,
         privacy: Any = None,
+        input_rail: Any = None,
     ) -> None:
         self.domain = domain
         self.allowlist = allowlist
         #: a :class:`dialogue.guardrails.personal_data.PersonalDataRail`, or None (nothing masked)
         self.privacy = privacy
+        #: a :class:`dialogue.guardrails.injection.InjectionRail`, or None (nothing screened)
+        self.input_rail = input_rail
         self.knowledge = privacy.knowledge(knowledge) if privacy is not None and knowledge is not None else knowledge
         self.nlu = nlu
         self.policies = policies or PolicyEnsemble.from_config(domain, story_data or StoryData(), None)
@@ -254,6 +264,9 @@ class Assistant:
         """Handle one user message; returns the bot messages in REST shape
         (``[]`` while the conversation is handed off)."""
         async with self.lock_store.lock(message.sender_id):  # messages are handled in arrival order
+            verdict = await self._screen(message.text, message.sender_id)
+            if verdict is not None and verdict.flagged:
+                return await self._refuse_input(message, verdict)
             parse_data = await asyncio.to_thread(self.parse, message.text)
             turn = await self._start_turn(message.sender_id, message.input_channel, message.metadata)
             self._log_user(turn, message.text, parse_data, message.input_channel, message.message_id, message.metadata)
@@ -302,13 +315,18 @@ class Assistant:
         if sender != "user":
             raise ValueError(f"only user messages can be added, not messages of sender {sender!r}")
         async with self.lock_store.lock(sender_id):
-            if parse_data is None:
+            verdict = await self._screen(text, sender_id)
+            flagged = verdict is not None and verdict.flagged
+            if flagged:
+                parse_data = self.input_rail.blocked_parse(text)
+            elif parse_data is None:
                 parse_data = await asyncio.to_thread(self.parse, text)
             else:
                 parse_data = {"text": text, **parse_data}
             turn = await self._start_turn(sender_id, None, None)
-            self._log_user(turn, text, parse_data, None, uuid.uuid4().hex, None)
-            if not turn.tracker.paused:
+            metadata = self.input_rail.metadata(None, verdict) if flagged else None
+            self._log_user(turn, text, parse_data, None, uuid.uuid4().hex, metadata)
+            if not turn.tracker.paused and not flagged:
                 turn.log_many(await extract_slots(self._context(turn), turn.tracker))
             await self._save(turn)
         state = await self.tracker_state(sender_id, "after_restart")
@@ -360,6 +378,27 @@ class Assistant:
         await asyncio.to_thread(self.handoff_store.close)
 
     # ------------------------------------------------------------------ the turn
+
+    async def _screen(self, text: str, sender_id: str) -> Any:
+        """The input rail's verdict on a message (None without a rail)."""
+        return None if self.input_rail is None else await asyncio.to_thread(self.input_rail.check, text, sender_id)
+
+    async def _refuse_input(self, message: UserMessage, verdict: Any) -> list[dict]:
+        """A message the input rail flagged: stored with its verdict and an empty parse, answered
+        by the rail's response, or handed off after repeated attempts."""
+        rail = self.input_rail
+        turn = await self._start_turn(message.sender_id, message.input_channel, message.metadata)
+        metadata = rail.metadata(message.metadata, verdict)
+        self._log_user(turn, message.text, rail.blocked_parse(message.text), message.input_channel, message.message_id, metadata)
+        paused = turn.tracker.paused  # a person has the conversation: stored, nothing said
+        if not paused and rail.should_hand_off(turn.tracker.events):
+            await self._handoff(turn, REASON_PROMPT_INJECTION, ", ".join(verdict.rules) or None, INPUT_RAIL_POLICY)
+        elif not paused:
+            response = self._context(turn).render(rail.response, turn.tracker) or {"text": BLOCKED_TEXT}
+            turn.log(ev.bot_uttered_from_response({**response, "utter_action": rail.response}, timestamp=self.clock()))
+            self._log_action(turn, Prediction(ACTION_LISTEN, INPUT_RAIL_POLICY))
+        await self._save(turn)
+        return turn.bot_messages(message.sender_id)
 
     def _context(self, turn: _Turn) -> ActionContext:
         return ActionContext(

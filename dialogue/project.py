@@ -28,6 +28,10 @@ answers help-centre questions from the project's knowledge index (``models/knowl
 ``knowledge: index_dir`` of config.yml), loaded at the first question; without an index that
 action says ``utter_default``.
 
+``guardrails`` (message limits, rate limits, prompt-injection screening) is read by
+:mod:`dialogue.guardrails.config`; the injection classifier is the newest ``models/guard-*.tar.gz``,
+trained there (``desk train guard``) when there is none.
+
 ``privacy`` (personal data: masking before storage, logs and the LLM; card numbers; the output
 rail) is read by :mod:`dialogue.guardrails.personal_data`; the root logger's handlers mask
 personal data in log lines once an assistant is loaded.
@@ -53,6 +57,8 @@ from dialogue.actions import ACTION_ANSWER_FROM_KNOWLEDGE
 from dialogue.allowlist import ToolAllowlist
 from dialogue.domain import Domain
 from dialogue.engine import Assistant
+from dialogue.guardrails.config import GuardrailsConfig
+from dialogue.guardrails.injection import load_rail
 from dialogue.guardrails.personal_data import PersonalDataRail
 from dialogue.guardrails.privacy import install_log_masking
 from dialogue.handoff import EscalationConfig
@@ -97,6 +103,10 @@ class Project:
 
     def escalation(self) -> EscalationConfig:
         return EscalationConfig.from_config(self.config.get("escalation"), str(self.config_path or "config.yml"))
+
+    def guardrails(self) -> GuardrailsConfig:
+        """The ``guardrails:`` section of config.yml (see :mod:`dialogue.guardrails.config`)."""
+        return GuardrailsConfig.from_config(self.config.get("guardrails"), str(self.config_path or "config.yml"))
 
     def privacy(self) -> PersonalDataRail:
         """The ``privacy:`` section of config.yml (see :mod:`dialogue.guardrails.privacy`)."""
@@ -317,4 +327,5 @@ def load_assistant(
         allowlist=ToolAllowlist.load(project_dir, project.domain.forms),
         knowledge=knowledge_answerer(project),
         privacy=privacy,
+        input_rail=load_rail(project.guardrails().injection, project.path / "models"),
     )

@@ -13,7 +13,7 @@ Every key is optional; these are the defaults::
         redis_url: null            # redis://host:6379/0 shares the counts between server processes
       injection:
         enabled: true
-        threshold: 0.7             # the classifier's score at which a message is flagged
+        threshold: 0.5             # the classifier's score at which a message is flagged
         max_attempts: 3            # flagged messages in a conversation before it goes to a person
         model: null                # a guard-*.tar.gz (default: the newest in models/, trained when none)
         response: utter_injection_blocked   # the domain response said to a flagged message
@@ -27,7 +27,6 @@ import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping
 
 from dialogue.guardrails.limits import DEFAULT_MAX_CHARS, MessageLimits
@@ -50,7 +49,7 @@ class RateLimitConfig:
 @dataclass(frozen=True)
 class InjectionConfig:
     enabled: bool = True
-    threshold: float = 0.7
+    threshold: float = 0.5
     max_attempts: int = 3
     model: str | None = None
     response: str = "utter_injection_blocked"
@@ -126,10 +125,3 @@ def _environment(variable: str, name: str, where: str) -> str:
         raise ValueError(f"{where}: `{name}` names environment variable {variable!r}, which is not set")
     return os.environ[variable]
 
-
-def load_guardrails(project_dir: str | Path) -> GuardrailsConfig:
-    """The ``guardrails:`` section of a project's ``config.yml`` (the defaults without one)."""
-    from dialogue.project import load_config_file
-
-    path = Path(project_dir) / "config.yml"
-    return GuardrailsConfig.from_config(load_config_file(path).get("guardrails"), str(path))
