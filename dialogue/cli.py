@@ -198,16 +198,20 @@ def cmd_data_validate(args) -> int:
     return 1 if errors or (args.fail_on_warnings and warnings) else 0
 
 
-def _run_module(module: str, argv: list[str], project: str) -> int:
-    """``python -m MODULE ARGV...`` in the project directory; its exit status. The action code is
-    run in a process of its own, never imported here."""
+def module_process(module: str, argv: list[str], project: str, **options):
+    """``python -m MODULE ARGV...`` in the project directory (``options`` go to ``subprocess.run``).
+    The action code is run in a process of its own, never imported here."""
     import subprocess
 
     directory = Path(project)
     if not directory.is_dir():
         raise ValueError(f"{project}: no such project directory")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(directory.resolve()), os.environ.get("PYTHONPATH")]))}
-    return subprocess.run([sys.executable, "-m", module, *argv], cwd=directory, env=env).returncode
+    return subprocess.run([sys.executable, "-m", module, *argv], cwd=directory, env=env, **options)
+
+
+def _run_module(module: str, argv: list[str], project: str) -> int:
+    return module_process(module, argv, project).returncode
 
 
 def _url(args) -> list[str]:
@@ -372,6 +376,10 @@ def build_parser() -> argparse.ArgumentParser:
                            help="which requests to list (default: pending)")
     backoffice_arguments(approvals)
     approvals.set_defaults(handler=cmd_approvals)
+
+    from dialogue.privacy_commands import add_commands as add_privacy_commands
+
+    add_privacy_commands(commands, backoffice_arguments)
     return parser
 
 

@@ -9,4 +9,6 @@ Input rails (``guardrails:`` in ``config.yml``, read by :mod:`.config`):
 - :mod:`.injection_model`: the trained prompt-injection classifier (``desk train guard``);
 - :mod:`.injection`: the screen (rules + classifier) and the engine's input rail;
 - :mod:`.evaluation`: recall, precision and false alarms of the screen (``desk test guard``).
+
+Personal data and the output rail (``privacy:`` in ``config.yml``): :mod:`.privacy`, :mod:`.output`, :mod:`.personal_data`.
 """

@@ -129,7 +129,7 @@ class SQLHandoffStore(HandoffStore):
         return self._lock if self._lock is not None else nullcontext()
 
     @staticmethod
-    def _row_to_record(row) -> dict:
+    def row_to_record(row) -> dict:
         record = json.loads(row.data)
         record.update(
             id=row.id,
@@ -161,13 +161,13 @@ class SQLHandoffStore(HandoffStore):
         query = sa.select(handoffs).where(handoffs.c.sender_id == sender_id).order_by(handoffs.c.id.desc()).limit(1)
         with self._guard(), self.engine.connect() as conn:
             row = conn.execute(query).first()
-        return None if row is None else self._row_to_record(row)
+        return None if row is None else self.row_to_record(row)
 
     def pending(self) -> list[dict]:
         query = sa.select(handoffs).where(handoffs.c.status == PENDING).order_by(handoffs.c.id)
         with self._guard(), self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [self._row_to_record(row) for row in rows]
+        return [self.row_to_record(row) for row in rows]
 
     def resolve(self, sender_id: str, agent: str | None = None) -> bool:
         with self._guard(), self.engine.begin() as conn:
