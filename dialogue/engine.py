@@ -23,8 +23,9 @@ A turn, as Rasa 3 runs it:
    against the number of events the turn started from.
 
 With ``privacy`` (:mod:`dialogue.guardrails.personal_data`), a message holding a payment card
-number gets a warning instead of step 5-7, the turn's bot messages pass the output rail, and the
-events are masked as they are stored in step 8.
+number gets a warning instead of step 5-7, the turn's bot messages pass the output rail, the
+events are masked as they are stored in step 8, and a ``consent`` in the message's metadata is
+recorded as a slot event.
 
 With an ``input_rail`` (:mod:`dialogue.guardrails.injection`), every message is screened for
 prompt injection before step 3; a flagged one is stored with its verdict and answered by the rail
@@ -270,6 +271,8 @@ class Assistant:
             parse_data = await asyncio.to_thread(self.parse, message.text)
             turn = await self._start_turn(message.sender_id, message.input_channel, message.metadata)
             self._log_user(turn, message.text, parse_data, message.input_channel, message.message_id, message.metadata)
+            if self.privacy is not None:
+                turn.log_many(self.privacy.consent_events(message.metadata, self.clock()))
             tracker = turn.tracker
             intent = (parse_data.get("intent") or {}).get("name")
             if tracker.paused and intent != RESTART_INTENT:

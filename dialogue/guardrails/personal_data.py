@@ -6,7 +6,9 @@
 - the turn's bot messages pass the output rail (:mod:`dialogue.guardrails.output`);
 - the turn's events and handoff record are masked before they are stored
   (:mod:`dialogue.guardrails.privacy`);
-- help-centre questions are masked before retrieval and the LLM see them.
+- help-centre questions are masked before retrieval and the LLM see them;
+- the customer's answer to the privacy notice, sent by the channel as message metadata, is
+  recorded as a slot event (:meth:`PersonalDataRail.consent_events`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Iterable, Mapping
 
+from dialogue import events as ev
 from dialogue.guardrails.output import OutputConfig, OutputRail
 from dialogue.guardrails.privacy import ConversationMasker, MaskingAnswerer, PrivacyConfig
 
@@ -38,6 +41,17 @@ class PersonalDataRail:
         thread = threading.Thread(target=lambda: self.config.masking.masker().analyzer, name="pii-warm-up", daemon=True)
         thread.start()
         return thread
+
+    def consent_events(self, metadata: Mapping[str, Any] | None, now: float) -> list[dict]:
+        """A ``slot`` event recording the customer's answer to the privacy notice, when the
+        message's metadata carries one: ``{"consent": {"notice": "privacy-2026-01", "accepted": true}}``
+        (the slot, ``privacy.consent_slot``, default ``privacy_consent``, is best declared in the
+        domain, ``type: any``, ``influence_conversation: false``)."""
+        consent = (metadata or {}).get("consent") if isinstance(metadata, Mapping) else None
+        if not isinstance(consent, Mapping) or not isinstance(consent.get("accepted"), bool):
+            return []
+        value = {"notice": str(consent.get("notice") or ""), "accepted": consent["accepted"], "timestamp": now}
+        return [ev.slot_set(self.config.consent_slot, value, timestamp=now)]
 
     def card_pasted(self, text: str) -> bool:
         return self.masker.has_card_number(text)

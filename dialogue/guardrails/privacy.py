@@ -12,6 +12,7 @@ Configured by ``privacy:`` in config.yml (every key optional; defaults shown)::
         llm:   [... as store, PERSON, LOCATION]
       keep_slots: []            # slots stored unmasked (a workflow needs them in a later turn)
       card_warning: "..."       # said when a customer pastes a payment card number
+      consent_slot: privacy_consent   # records {"notice", "accepted", "timestamp"} from message metadata
       output: {...}             # the output rail, see dialogue.guardrails.output
       retention_days: {...}     # see dialogue.retention
 
@@ -54,6 +55,7 @@ class PrivacyConfig:
     masking: MaskingPolicy = field(default_factory=MaskingPolicy)
     keep_slots: frozenset[str] = frozenset()
     card_warning: str = CARD_WARNING
+    consent_slot: str = "privacy_consent"
     section: Mapping[str, Any] = field(default_factory=dict)  # the raw section, for the other readers
 
     @classmethod
@@ -66,7 +68,10 @@ class PrivacyConfig:
         warning = section.get("card_warning", CARD_WARNING)
         if not isinstance(warning, str) or not warning.strip():
             raise ValueError(f"{source}: privacy.card_warning must be a non-empty text")
-        return cls(masking, frozenset(keep), warning, section)
+        consent_slot = section.get("consent_slot", "privacy_consent")
+        if not isinstance(consent_slot, str) or not consent_slot:
+            raise ValueError(f"{source}: privacy.consent_slot must be a slot name")
+        return cls(masking, frozenset(keep), warning, consent_slot, section)
 
 
 class ConversationMasker:

@@ -207,3 +207,14 @@ def test_the_web_chat_page_never_renders_messages_as_html():
         assert sink not in page
     assert "item.textContent = text" in page
 
+
+
+def test_consent_to_the_privacy_notice_is_recorded(tmp_path, server, pii):
+    async def scenario(a):
+        await say(a, "u6", "hello", metadata={"consent": {"notice": "privacy-2026-01", "accepted": True}})
+        await say(a, "u6", "hi", metadata={"consent": "yes"})  # not a consent record: ignored
+
+    run(tmp_path, scenario, url=server.url)
+    consents = [e for e in stored_events(tmp_path, "u6") if e["event"] == "slot" and e["name"] == "privacy_consent"]
+    assert len(consents) == 1
+    assert consents[0]["value"]["notice"] == "privacy-2026-01" and consents[0]["value"]["accepted"] is True
