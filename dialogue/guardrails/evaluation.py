@@ -98,12 +98,11 @@ def _fmt(value: Any) -> str:
 
 
 def print_summary(report: dict, console: Console | None = None) -> None:
-    folds = report.get("folds")
-    title = f"Injection screen (n={report['n']}, threshold {report['threshold']:g}"
-    title += f", {len(folds)}-fold cross-validation)" if folds else ")"
-    table = Table(title=title)
+    table = Table(title=f"Injection screen (n={report['n']}, threshold {report['threshold']:g})")
     table.add_column("metric")
     table.add_column("value", justify="right")
+    if report.get("folds"):
+        table.add_row("cross-validation folds", str(len(report["folds"])))
     for key in ("recall", "precision", "false_positive_rate", "f1"):
         table.add_row(key.replace("_", " "), _fmt(report[key]))
     for key in ("attacks", "ordinary", "true_positives", "false_positives", "false_negatives"):

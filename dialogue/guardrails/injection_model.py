@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Iterable
 
-from nlu.model import NLUModel, load_model, resolve_model_path, train_data
+from nlu.model import ModelNotFoundError, NLUModel, load_model, resolve_model_path, train_data
 from nlu.readers.errors import TrainingDataError
 from nlu.training_data import Example, TrainingData
 
@@ -83,6 +83,8 @@ def fit_classifier(rows: list[tuple[str, int]]) -> "GuardClassifier":
 
 def load_guard(path: str | Path) -> "GuardClassifier":
     """A trained classifier: a ``guard-*.tar.gz`` file, or the newest in a directory."""
+    if not Path(path).exists():
+        raise ModelNotFoundError(f"{path}: no such file or directory; run `desk train guard` first")
     return GuardClassifier(load_model(resolve_model_path(path, PREFIX, "desk train guard")))
 
 

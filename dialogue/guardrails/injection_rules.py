@@ -90,7 +90,7 @@ _LETTERS = re.compile(r"[A-Za-z]")
 def fold(text: str) -> str:
     """What the rules read: lower case, look-alike letters (and leetspeak digits) replaced, spaces
     collapsed."""
-    return _SPACES.sub(" ", text.translate(_LOOK_ALIKES).lower())
+    return _SPACES.sub(" ", text.lower().translate(_LOOK_ALIKES))
 
 
 def matching_rules(text: str) -> list[str]:
