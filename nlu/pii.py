@@ -136,12 +136,17 @@ class PiiMasker:
         return _known_types(self.patterns)
 
     def analyze(self, text: str, entities: Iterable[str]) -> list[Finding]:
-        """The personal data of the given types in ``text``, by position (overlaps resolved)."""
-        wanted = sorted(set(entities) & self.known_types)
-        if not text or not wanted:
+        """The personal data of the given types in ``text``, by position (overlaps resolved).
+
+        The project's pattern types are always looked for: where one matches, nothing else is
+        found (an invoice number is not a phone number), even when it is not itself asked for.
+        """
+        asked = set(entities) & self.known_types
+        if not text or not asked:
             return []
-        if _BUILT_IN_PATTERN_TYPES.issuperset(wanted) and not _MAY_HOLD_PATTERN.search(text):
+        if _BUILT_IN_PATTERN_TYPES.issuperset(asked) and not _MAY_HOLD_PATTERN.search(text):
             return []  # every built-in pattern type needs a digit or an "@"
+        wanted = sorted(asked | set(self.patterns))
         if NER_TYPES.isdisjoint(wanted):
             results = []
             for recognizer in self._pattern_recognizers:
@@ -157,7 +162,8 @@ class PiiMasker:
                 continue  # masked already: "j***@example.com", "****1234"
             if all(result.end <= c.start or result.start >= c.end for c in chosen):
                 chosen.append(result)
-        return [Finding(r.entity_type, r.start, r.end, r.score, text[r.start : r.end]) for r in sorted(chosen, key=lambda r: r.start)]
+        return [Finding(r.entity_type, r.start, r.end, r.score, text[r.start : r.end])
+                for r in sorted(chosen, key=lambda r: r.start) if r.entity_type in asked]
 
     def mask(self, text: str, entities: Iterable[str]) -> str:
         """``text`` with each finding replaced by ``<TYPE>``; the always-masked types are always included."""
