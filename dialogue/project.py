@@ -29,8 +29,8 @@ answers help-centre questions from the project's knowledge index (``models/knowl
 action says ``utter_default``.
 
 ``guardrails`` (message limits, rate limits, prompt-injection screening) is read by
-:mod:`dialogue.guardrails.config`; the injection classifier is the newest ``models/guard-*.tar.gz``,
-trained there (``desk train guard``) when there is none.
+:mod:`dialogue.guardrails.config`; the injection classifier is the newest ``models/guard-*.tar.gz``
+(``desk train guard``), else one trained in memory on the examples shipped with Desk.
 
 ``privacy`` (personal data: masking before storage, logs and the LLM; card numbers; the output
 rail) is read by :mod:`dialogue.guardrails.personal_data`; the root logger's handlers mask

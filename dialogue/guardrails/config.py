@@ -15,7 +15,7 @@ Every key is optional; these are the defaults::
         enabled: true
         threshold: 0.5             # the classifier's score at which a message is flagged
         max_attempts: 3            # flagged messages in a conversation before it goes to a person
-        model: null                # a guard-*.tar.gz (default: the newest in models/, trained when none)
+        model: null                # a guard-*.tar.gz (default: the newest in models/, else the shipped examples)
         response: utter_injection_blocked   # the domain response said to a flagged message
 
 ``${NAME}`` in ``redis_url`` is replaced by the environment variable ``NAME``.

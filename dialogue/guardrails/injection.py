@@ -116,21 +116,21 @@ def flagged_count(events: Iterable[Mapping[str, Any]]) -> int:
     )
 
 
-def load_rail(config: Any, models_dir: str | Path, train_when_missing: bool = True) -> InjectionRail | None:
+def load_rail(config: Any, models_dir: str | Path) -> InjectionRail | None:
     """The rail of a project (``config``: :class:`dialogue.guardrails.config.InjectionConfig`):
     None when disabled; the classifier from ``config.model``, else the newest ``guard-*.tar.gz`` in
-    ``models_dir``, else one trained there on the default data."""
+    ``models_dir``, else one trained in memory on the shipped examples (once per process)."""
     from nlu.model import ModelNotFoundError
 
-    from dialogue.guardrails.injection_model import load_guard, train_guard
+    from dialogue.guardrails.injection_model import default_classifier, load_guard
 
     if not config.enabled:
         return None
     try:
         classifier = load_guard(config.model or models_dir)
     except ModelNotFoundError:
-        if config.model or not train_when_missing:
+        if config.model:
             raise
-        logger.info("no prompt-injection model in %s; training one", models_dir)
-        classifier = load_guard(train_guard(out_dir=models_dir)[0])
+        logger.info("no prompt-injection model in %s (`desk train guard` saves one); using the shipped examples", models_dir)
+        classifier = default_classifier()
     return InjectionRail(InjectionScreen(classifier, config.threshold), config.max_attempts, config.response)

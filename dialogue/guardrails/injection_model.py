@@ -13,6 +13,7 @@ FILE`` adds more.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Iterable
@@ -79,6 +80,12 @@ def fit_classifier(rows: list[tuple[str, int]]) -> "GuardClassifier":
     from nlu.model import train_pipeline
 
     return GuardClassifier(NLUModel(train_pipeline(training_data(rows), GUARD_CONFIG), {}))
+
+
+@functools.lru_cache(maxsize=1)
+def default_classifier() -> "GuardClassifier":
+    """A classifier trained in memory on :data:`DEFAULT_DATA` (for projects without a saved one)."""
+    return fit_classifier(read_labelled(DEFAULT_DATA))
 
 
 def load_guard(path: str | Path) -> "GuardClassifier":

@@ -160,3 +160,18 @@ def test_added_messages_are_screened_too(tmp_path, classifier):
     state = asyncio.run(main())
     assert nlu.parsed == [] and state["slots"]["last_request"] is None
     assert state["events"][-1]["metadata"][METADATA_KEY]["flagged"] is True
+
+
+def test_a_project_gets_its_rail_from_config_and_models(tmp_path):
+    from dialogue.guardrails.config import GuardrailsConfig
+    from dialogue.guardrails.injection import load_rail
+    from dialogue.guardrails.injection_model import default_classifier, train_guard
+
+    models = tmp_path / "models"
+    config = GuardrailsConfig.from_config({"injection": {"threshold": 0.8, "max_attempts": 2, "response": "utter_no"}})
+    rail = load_rail(config.injection, models)
+    assert rail.screen.classifier is default_classifier() and not models.exists()  # nothing written
+    assert (rail.screen.threshold, rail.max_attempts, rail.response) == (0.8, 2, "utter_no")
+    path, _ = train_guard(out_dir=models)
+    assert load_rail(config.injection, models).screen.classifier.model.path == path
+    assert load_rail(GuardrailsConfig.from_config({"injection": {"enabled": False}}).injection, models) is None
