@@ -15,7 +15,7 @@ def _json(schema: dict, description: str) -> dict:
 
 def _errors(*codes: int) -> dict:
     text = {
-        400: "Malformed request: invalid JSON, a missing field or a wrong type.",
+        400: "Malformed request: invalid JSON, a missing field, a wrong type, or a text holding NUL or a lone surrogate.",
         401: "Not authenticated (or authentication is required and none is configured).",
         403: "The JWT's role may not use this endpoint or conversation.",
         404: "No such conversation.",
@@ -26,14 +26,18 @@ def _errors(*codes: int) -> dict:
     return {str(code): _json(_ref("Error"), text[code]) for code in codes}
 
 
-_NOT_AGENT = "^(?!__agent__:)"  # dialogue.channels.AGENT_SENDER_PREFIX: reserved for agents' calls
-_TEXT = {"type": "string", "maxLength": 5000}  # longer: 413
+# No NUL. A lone surrogate (JSON's "\ud800" escape) is refused too; it is left out of the pattern,
+# where it would be a range of UTF-16 code units that generators and validators read differently.
+_WRITABLE = r"[^\x00]*$"
+# dialogue.channels.AGENT_SENDER_PREFIX is reserved for agents' calls.
+_SENDER = {"type": "string", "minLength": 1, "maxLength": 256, "pattern": "^(?!__agent__:)" + _WRITABLE}
+_TEXT = {"type": "string", "maxLength": 5000, "pattern": "^" + _WRITABLE}  # longer: 413
 _CONVERSATION_ID = {
     "name": "conversation_id",
     "in": "path",
     "required": True,
     "description": "The conversation (sender) id.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 256, "pattern": _NOT_AGENT},
+    "schema": _SENDER,
 }
 _SECURED = [{"TokenAuth": []}, {"JWT": []}]
 
@@ -89,11 +93,10 @@ _SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["message"],
         "properties": {
-            "sender": {"type": "string", "minLength": 1, "maxLength": 256, "pattern": _NOT_AGENT,
-                       "default": "default", "description": "The conversation id."},
+            "sender": {**_SENDER, "nullable": True, "default": "default", "description": "The conversation id."},
             "message": _TEXT,
-            "metadata": {"type": "object"},
-            "input_channel": {"type": "string", "default": "rest"},
+            "metadata": {"type": "object", "nullable": True},
+            "input_channel": {"type": "string", "nullable": True, "default": "rest"},
         },
     },
     "BotMessage": {
@@ -238,8 +241,9 @@ def openapi_document(version: str) -> dict:
                         {
                             "name": "stream",
                             "in": "query",
-                            "schema": {"type": "boolean"},
-                            "description": "Stream the messages, one JSON object per line.",
+                            "schema": {"type": "string"},
+                            "description": "`true`, `1` or `yes` (any case): stream the messages, one JSON object "
+                                           "per line; anything else: one JSON array.",
                         }
                     ],
                     "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("RestRequest")}}},
@@ -304,7 +308,9 @@ def openapi_document(version: str) -> dict:
                                     "properties": {
                                         "text": _TEXT,
                                         "sender": {"type": "string", "enum": ["user"]},
-                                        "parse_data": {"type": "object"},
+                                        "parse_data": {"type": "object", "nullable": True,
+                                                       "description": "Used instead of parsing `text`, in "
+                                                                      "/model/parse's shape."},
                                     },
                                 }
                             }

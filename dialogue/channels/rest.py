@@ -86,9 +86,10 @@ def read_request(body: Any, limits: MessageLimits, channel: str = NAME) -> dict:
     if "message" not in body:
         raise BadInput('missing "message"')
     text = user_text(body["message"], "message", limits)
-    input_channel = body.get("input_channel") or channel
-    if not isinstance(input_channel, str):
+    input_channel = body.get("input_channel")
+    if input_channel is not None and not isinstance(input_channel, str):
         raise BadInput('"input_channel" must be a string')
+    input_channel = input_channel or channel
     return {
         "text": text,
         "sender_id": sender_id(body.get("sender")),
