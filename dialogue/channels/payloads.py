@@ -19,39 +19,31 @@ from dialogue.channels import BadInput
 MAX_DEPTH = 32  # nesting levels of a client's JSON document
 
 
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} is out of range")
-    return value
-
-
-def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _depth(value: Any) -> int:
-    """How deeply ``value`` nests lists and objects (iteratively: any depth is safe to measure)."""
-    deepest, pending = 0, [(value, 1)]
+def checked(value: Any, what: str) -> Any:
+    """``value``, decoded by someone else's JSON parser, when it holds only what :func:`decode`
+    accepts: no ``NaN`` or infinite number, at most :data:`MAX_DEPTH` levels (checked
+    iteratively, so any depth is safe to measure)."""
+    pending = [(value, 1)]
     while pending:
         item, depth = pending.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise BadInput(f"{what} holds {item}, which JSON does not allow")
         if isinstance(item, (list, dict)):
-            deepest = max(deepest, depth)
+            if depth > MAX_DEPTH:
+                raise BadInput(f"{what} nests deeper than {MAX_DEPTH} levels")
             pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
-    return deepest
+    return value
 
 
 def decode(raw: str | bytes, what: str = "the request body") -> Any:
     """A client's JSON document; :class:`BadInput` when it is not strict JSON or nests too deeply."""
     try:
-        value = json.loads(raw, parse_float=_finite, parse_constant=_no_constant)
+        value = json.loads(raw)
     except RecursionError:
         raise BadInput(f"{what} nests deeper than {MAX_DEPTH} levels") from None
     except (TypeError, ValueError):  # UnicodeDecodeError is a ValueError
         raise BadInput(f"{what} is not valid JSON") from None
-    if _depth(value) > MAX_DEPTH:
-        raise BadInput(f"{what} nests deeper than {MAX_DEPTH} levels")
-    return value
+    return checked(value, what)
 
 
 def _number(value: Any) -> bool:

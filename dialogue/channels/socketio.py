@@ -43,7 +43,6 @@ asking it to wait.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -54,7 +53,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
-from dialogue.channels import BadInput, outputs, sender_id, text_parts, user_text
+from dialogue.channels import BadInput, outputs, payloads, sender_id, text_parts, user_text
 
 logger = logging.getLogger(__name__)
 
@@ -241,11 +240,7 @@ def _metadata(data: dict, key: str) -> dict:
         value = data.get("customData")
     if value is None:
         return {}
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise BadInput(f'"{key}" is not valid JSON') from None
+    value = payloads.decode(value, f'"{key}"') if isinstance(value, str) else payloads.checked(value, f'"{key}"')
     if not isinstance(value, dict):
         raise BadInput(f'"{key}" must be an object')
     return value

@@ -1,22 +1,24 @@
-"""The REST webhook, the plain websocket and the other JSON endpoints fed generated garbage.
+"""The REST webhook, the websocket, socket.io and the other JSON endpoints fed generated garbage.
 
 Bodies and frames come from hypothesis: random bytes, JSON of any shape (deeply nested, huge,
 ``NaN``), and REST requests whose fields hold lone surrogates, NUL bytes, control characters
 and values of the wrong type. Whatever arrives, the server answers 2xx or a 4xx with a JSON
-error body (never 5xx), the websocket answers every frame and stays open, and the server still
-serves a normal conversation afterwards.
+error body (never 5xx), the websocket answers every frame and stays open, socket.io ignores what
+it cannot use and still answers, and the server serves a normal conversation afterwards.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 
 import httpx
 import pytest
 import websockets
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from test_channels import WidgetClient
 from test_http_api import load_shop, shop_project
 
 from dialogue.auth import AuthSettings
@@ -143,3 +145,32 @@ def test_websocket_answers_every_frame_and_stays_open(server):
 
     converse()
     assert_still_serves(server)
+
+
+def test_socketio_ignores_garbage_and_still_answers(server, caplog):
+    events = st.fixed_dictionaries(
+        {"message": st.one_of(NASTY, JSON)},
+        optional={"session_id": st.one_of(NASTY, JSON),
+                  "metadata": st.one_of(JSON, JSON.map(json.dumps), NESTED, st.just({"x": float("nan")}))},
+    )
+
+    async def run(batch) -> None:
+        async with WidgetClient(server.url) as widget:
+            for event in batch:
+                await widget.client.emit("session_request", {"session_id": event.get("session_id")})
+                await widget.client.emit("user_uttered", event)
+        async with WidgetClient(server.url) as widget:
+            await widget.client.emit("session_request", {"session_id": "sio-after-fuzz"})
+            assert await widget.next() == ("session_confirm", "sio-after-fuzz")
+            assert (await widget.utter("hi", "sio-after-fuzz", 1))[0][0] == "bot_uttered"
+
+    @FUZZ
+    @given(batch=st.lists(events, min_size=1, max_size=4))
+    @example(batch=[{"message": "hi", "session_id": "sio-nan", "metadata": {"x": float("inf")}},
+                    {"message": "hi", "session_id": "sio-deep", "metadata": "[" * 100_000}])
+    def converse(batch):
+        asyncio.run(run(batch))
+
+    converse()
+    assert_still_serves(server)
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
