@@ -17,7 +17,25 @@ Each story runs as a real conversation against the assistant, in a fresh convers
 sender id; the session starts as usual): every user step is sent through
 :meth:`~dialogue.engine.Assistant.handle_message` (the ``user:`` text, or for a step with only
 ``intent:`` the payload ``/intent{"entity": "value"}``) and what the assistant did in that turn
-is compared with the steps that follow it, up to the next user step:
+is compared with the steps that follow it, up to the next user step.
+
+A ``{name}`` in a ``user:`` text that the run knows as a placeholder is filled in when the message
+is sent. ``desk test`` runs a project with a demo back office (``actions/backoffice/``) against a
+fresh, seeded copy of it (:mod:`dialogue.scratch_backoffice`) and knows ``{verification_code}``:
+the one-time code of the newest verification e-mail, i.e. the code the assistant has just sent::
+
+    - user: my email is mthompson@example.net
+      intent: inform
+    - action: verification_form
+    - active_loop: null
+    - action: action_identify_customer
+    - user: "{verification_code}"
+      intent: inform
+    - action: action_check_verification_code
+    - slot_was_set:
+        - verification_status: verified
+
+What is compared:
 
 - the **intent**: for a step with both ``user:`` and ``intent:``, the intent the NLU model
   predicted must be the story's (an intent mismatch fails the story, as in Rasa's end-to-end
@@ -58,7 +76,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from dialogue.actions import FAILURE_METADATA_KEY
 from dialogue.domain import DEFAULT_ACTIONS, Domain
@@ -81,6 +99,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_TESTS",
+    "ProjectActionServer",
     "StoryResult",
     "StoryTestReport",
     "TurnResult",
@@ -100,6 +119,7 @@ DEFAULT_TESTS = "tests"
 TEST_FILE_PREFIX = "test_"
 REPORT_FILE = "story_report.json"
 FAILED_STORIES_FILE = "failed_test_stories.yml"
+TEST_ACTION_TIMEOUT = 60  # seconds a test waits for a custom action (see load_test_assistant)
 # Actions every turn has that stories never write.
 _UNWRITTEN_ACTIONS = frozenset({"action_listen", "action_session_start", "action_extract_slots"})
 _INDENT = "  "
@@ -481,9 +501,13 @@ def _split_turns(story: Story, skipped: list[str]) -> list[_ExpectedTurn]:
     return turns
 
 
-def _message_text(step: UserStep) -> str:
+def _message_text(step: UserStep, placeholders: Mapping[str, Callable[[], str]]) -> str:
     if step.user is not None:
-        return step.user
+        text = step.user
+        for name, resolve in placeholders.items():
+            if f"{{{name}}}" in text:
+                text = text.replace(f"{{{name}}}", resolve())
+        return text
     entities: dict[str, Any] = {}
     for entity in step.entities:
         if "value" not in entity:
@@ -637,7 +661,9 @@ def _display(source) -> str:
     return f"{path}:{source.line}"
 
 
-async def _run_story(assistant, story: Story, sender_id: str) -> StoryResult:
+async def _run_story(
+    assistant, story: Story, sender_id: str, placeholders: Mapping[str, Callable[[], str]]
+) -> StoryResult:
     from dialogue.engine import UserMessage
 
     result = StoryResult(story.name, _display(story.source), sender_id, _story=story)
@@ -649,7 +675,8 @@ async def _run_story(assistant, story: Story, sender_id: str) -> StoryResult:
     for index, expected in enumerate(turns, start=1):
         assert expected.user is not None
         try:
-            await assistant.handle_message(UserMessage(_message_text(expected.user), sender_id, input_channel="test"))
+            text = _message_text(expected.user, placeholders)
+            await assistant.handle_message(UserMessage(text, sender_id, input_channel="test"))
         except Exception as exc:  # a broken conversation fails this story, not the run
             logger.exception("test story %r: turn %d failed", story.name, index)
             result.error = f"turn {index}: the assistant raised {type(exc).__name__}: {exc}"
@@ -663,16 +690,21 @@ async def _run_story(assistant, story: Story, sender_id: str) -> StoryResult:
 
 
 async def arun_test_stories(
-    assistant, stories: StoryData | Iterable[Story] | str | Path, *, fail_fast: bool = False
+    assistant,
+    stories: StoryData | Iterable[Story] | str | Path,
+    *,
+    fail_fast: bool = False,
+    placeholders: Mapping[str, Callable[[], str]] | None = None,
 ) -> StoryTestReport:
     """Run test stories against ``assistant`` (an :class:`~dialogue.engine.Assistant`), each in
     a new conversation, and compare what happened with what the stories say (module
     docstring). ``stories``: stories, a ``StoryData``, or a test file or directory.
-    ``fail_fast``: stop after the first failed story."""
+    ``fail_fast``: stop after the first failed story. ``placeholders``: ``{name}`` in user
+    texts -> what gives its value when the message is sent."""
     report = StoryTestReport()
     run_id = uuid.uuid4().hex[:8]
     for number, story in enumerate(_as_stories(stories), start=1):
-        result = await _run_story(assistant, story, f"test-story-{run_id}-{number}")
+        result = await _run_story(assistant, story, f"test-story-{run_id}-{number}", placeholders or {})
         (report.passed if result.passed else report.failed).append(result)
         if fail_fast and not result.passed:
             break
@@ -827,26 +859,45 @@ def print_report(report: StoryTestReport, console=None, *, diffs: bool = True) -
 # ---------------------------------------------------------------------- the project, for `desk test`
 
 
+@dataclass
+class ProjectActionServer:
+    """The action server a test run talks to: its webhook URL (None: there is none) and the
+    placeholders its back office fills in (see :func:`arun_test_stories`)."""
+
+    url: str | None
+    placeholders: dict[str, Callable[[], str]] = field(default_factory=dict)
+
+
 @contextlib.contextmanager
 def action_server_for(
     project_dir: str | Path, endpoints: Mapping[str, Any], default_port: int = 5055
-) -> Iterator[str | None]:
-    """The webhook URL of the project's action server (None: there is none), started as a
-    child process (``python -m rasa_sdk --actions actions``) for the duration when the
-    project has action code and nothing answers where ``endpoints.yml`` points (see
-    :func:`dialogue.server.plan_action_server`)."""
+) -> Iterator[ProjectActionServer]:
+    """The project's action server, started as a child process (``python -m rasa_sdk
+    --actions actions``) for the duration when the project has action code and nothing
+    answers where ``endpoints.yml`` points (see :func:`dialogue.server.plan_action_server`).
+
+    A child of a project with a demo back office runs on a fresh, seeded one
+    (:class:`~dialogue.scratch_backoffice.ScratchBackoffice`), removed afterwards, whose
+    ``{verification_code}`` the stories can type."""
+    from dialogue.scratch_backoffice import ScratchBackoffice, has_backoffice
     from dialogue.server import plan_action_server
 
-    child, url = plan_action_server(Path(project_dir), endpoints, default_port)
+    project_dir = Path(project_dir)
+    child, url = plan_action_server(project_dir, endpoints, default_port)
     if child is None:
-        yield url
+        yield ProjectActionServer(url)
         return
-    print(f"Starting the action server (python -m rasa_sdk --actions {child.actions} --port {child.port}) ...", flush=True)
-    try:
+    with contextlib.ExitStack() as stack:
+        placeholders: dict[str, Callable[[], str]] = {}
+        if has_backoffice(project_dir):
+            print("Seeding a fresh back office for the test run ...", flush=True)
+            backoffice = stack.enter_context(ScratchBackoffice(project_dir))
+            stack.enter_context(backoffice.serving())
+            placeholders = backoffice.placeholders()
+        print(f"Starting the action server (python -m rasa_sdk --actions {child.actions} --port {child.port}) ...", flush=True)
         child.start()
-        yield url
-    finally:
-        child.stop()
+        stack.callback(child.stop)
+        yield ProjectActionServer(url, placeholders)
 
 
 def load_test_assistant(
@@ -856,13 +907,21 @@ def load_test_assistant(
     action_server_url: str | None = None,
 ):
     """The project's assistant with in-memory tracker and lock stores (a test run leaves no
-    conversations behind), the project's action server (or ``action_server_url``)."""
+    conversations behind), the project's action server (or ``action_server_url``). A test
+    waits up to :data:`TEST_ACTION_TIMEOUT` seconds for a custom action (or the project's
+    longer timeout): a freshly started action server may still be loading models, and a story
+    is about what the assistant does, not how fast."""
     from dialogue.project import load_assistant, load_endpoints
 
     project_dir = Path(project_dir)
     found = dict(endpoints) if endpoints is not None else load_endpoints(project_dir / "endpoints.yml")
     found["tracker_store"] = {"type": "in_memory"}
     found["lock_store"] = {"type": "in_memory"}
+    section = found.get("action_endpoint")
+    if isinstance(section, Mapping) or section is None:
+        timeout = (section or {}).get("timeout")
+        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout < TEST_ACTION_TIMEOUT:
+            found["action_endpoint"] = {**(section or {}), "timeout": TEST_ACTION_TIMEOUT}
     return load_assistant(project_dir, Path(model_path) if model_path else None, found, action_server_url)
 
 
@@ -904,12 +963,14 @@ def run_project_stories(
     if model_path is None and not any((project_dir / "models").glob("nlu-*.tar.gz")):
         print(f"No trained model in {project_dir / 'models'}; training one first.", flush=True)
 
-    with action_server_for(project_dir, found, actions_port) as url:
-        assistant = load_test_assistant(project_dir, model_path, found, url)
+    with action_server_for(project_dir, found, actions_port) as server:
+        assistant = load_test_assistant(project_dir, model_path, found, server.url)
 
         async def main() -> StoryTestReport:
             try:
-                return await arun_test_stories(assistant, test_stories, fail_fast=fail_fast)
+                return await arun_test_stories(
+                    assistant, test_stories, fail_fast=fail_fast, placeholders=server.placeholders
+                )
             finally:
                 await assistant.aclose()
 

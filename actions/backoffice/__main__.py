@@ -1,5 +1,7 @@
-"""Command line: ``python -m actions.backoffice {migrate,seed,reset} [--url URL]`` and
-``python -m actions.backoffice audit verify [--url URL]``.
+"""Command line: ``python -m actions.backoffice {migrate,seed,reset} [--url URL]``,
+``python -m actions.backoffice audit verify [--url URL]`` and
+``python -m actions.backoffice latest-code [--url URL]`` (the code of the newest verification e-mail
+in the outbox, for test conversations and demos on a demo back office).
 
 Exit status: 0 done; 1 the command ran and found a problem (broken audit chain, data already
 seeded); 2 it could not run (bad arguments, unreachable or unmigrated database).
@@ -34,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--force", action="store_true", help="reset the database first if it already holds data")
     reset = commands.add_parser("reset", parents=[common, dated], help="drop everything, migrate and seed again")
     reset.add_argument("--empty", action="store_true", help="leave the new schema empty (no demo data)")
+    commands.add_parser("latest-code", parents=[common],
+                        help="print the one-time code of the newest verification e-mail in the outbox")
     audit = commands.add_parser("audit", help="audit log commands")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
     audit_commands.add_parser("verify", parents=[common], help="check the audit log's hash chain")
@@ -75,6 +79,14 @@ def main(argv: list[str] | None = None) -> int:
             counts = reset(url, seed_data=not args.empty, today=args.today)
             what = "empty schema" if args.empty else f"seeded {COMPANY}: {_summary(counts)}"
             print(f"{where}: dropped all tables, migrated to revision {db.current_revision(url)}; {what}")
+        elif args.command == "latest-code":
+            from actions.controls.verification import latest_code_sent
+
+            code = latest_code_sent(url)
+            if code is None:
+                print(f"{where}: no verification code in the outbox", file=sys.stderr)
+                return 1
+            print(code)
         elif args.command == "audit" and args.audit_command == "verify":
             if db.current_revision(url) is None:
                 print(f"{where} has no back-office schema; run `python -m actions.backoffice migrate` first", file=sys.stderr)

@@ -13,6 +13,7 @@ sent per conversation.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -136,6 +137,20 @@ def check_code(rt: Runtime, conversation_id: str, code: str) -> CheckResult:
             return CheckResult("verified", challenge.customer_id)
         left = challenge.max_attempts - challenge.attempts
         return CheckResult("wrong" if left > 0 else "locked", challenge.customer_id, left)
+
+
+def latest_code_sent(url) -> str | None:
+    """The code in the newest verification e-mail of the outbox at ``url`` (None: none was sent).
+
+    For test conversations and demos on a demo back office, where nobody reads the e-mails."""
+    from actions.backoffice.db import session_factory
+
+    with session_scope(session_factory(url)) as s:
+        body = s.scalar(
+            sa.select(m.OutboxMessage.body).where(m.OutboxMessage.subject == SUBJECT).order_by(m.OutboxMessage.id.desc()).limit(1)
+        )
+    found = re.search(r"verification code is (\d+)", body or "")
+    return found.group(1) if found else None
 
 
 def last_challenge_customer(rt: Runtime, conversation_id: str) -> str | None:
