@@ -21,9 +21,15 @@ def _errors(*codes: int) -> dict:
         404: "No such conversation.",
         409: "The conversation is not paused.",
         413: "The message is longer than the server's limit (default 5000 characters).",
+        429: "The sender or the client address is over its rate limit (guardrails.rate_limit); "
+             "Retry-After says in how many seconds to try again.",
         502: "The action server is unavailable or could not run the call.",
     }
-    return {str(code): _json(_ref("Error"), text[code]) for code in codes}
+    responses = {str(code): _json(_ref("Error"), text[code]) for code in codes}
+    if 429 in codes:
+        responses["429"]["headers"] = {"Retry-After": {"description": "Seconds until the limit allows a message.",
+                                                       "schema": {"type": "integer", "minimum": 1}}}
+    return responses
 
 
 # No NUL. A lone surrogate (JSON's "\ud800" escape) is refused too; it is left out of the pattern,
@@ -228,7 +234,7 @@ def openapi_document(version: str) -> dict:
                             }
                         },
                     },
-                    "responses": {"200": _json(_ref("ParseResult"), "Parse result."), **_errors(400, 401, 403, 413)},
+                    "responses": {"200": _json(_ref("ParseResult"), "Parse result."), **_errors(400, 401, 403, 413, 429)},
                 }
             },
             "/webhooks/rest/": {
@@ -255,7 +261,7 @@ def openapi_document(version: str) -> dict:
                                 "text/event-stream": {"schema": {"type": "string"}},
                             },
                         },
-                        **_errors(400, 413),
+                        **_errors(400, 413, 429),
                     },
                 }
             },
