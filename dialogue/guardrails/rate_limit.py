@@ -4,17 +4,22 @@ A fixed window per key: the first hit starts a counter that expires ``window`` s
 hits beyond ``limit`` are refused with the seconds left until it expires (the ``Retry-After``).
 Without a Redis URL the counters live in this process; with one they live in Redis (``INCR``
 and ``PEXPIRE`` in one Lua script, so the check is atomic), shared by every server process that
-names the same Redis.
+names the same Redis. When Redis cannot be reached the messages are let through (the limit fails
+open) and the error is logged, at most once a minute.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
+logger = logging.getLogger(__name__)
+
 KEY_PREFIX = "desk:rate:"
+ERROR_LOG_INTERVAL = 60.0
 # One script, run atomically: count this hit, start the window on the first one.
 _HIT_SCRIPT = """
 local count = redis.call('INCR', KEYS[1])
@@ -99,16 +104,27 @@ class RateLimiter:
         self.per_sender = per_sender
         self.per_address = per_address
         self.window = window
+        self._error_logged_at = -ERROR_LOG_INTERVAL
 
     async def check(self, sender: str | None = None, address: str | None = None) -> Refusal | None:
         """Count one message of ``sender`` from ``address``; a :class:`Refusal` when over a limit."""
         for scope, key, limit in (("address", address, self.per_address), ("sender", sender, self.per_sender)):
             if key is None or not limit:
                 continue
-            count, left = await self.counter.hit(f"{scope}:{key}", self.window)
+            try:
+                count, left = await self.counter.hit(f"{scope}:{key}", self.window)
+            except Exception as exc:  # the counter's store is down: serve rather than refuse everyone
+                self._log_failure(exc)
+                return None
             if count > limit:
                 return Refusal(scope, limit, self.window, max(1, math.ceil(left)))
         return None
+
+    def _log_failure(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._error_logged_at >= ERROR_LOG_INTERVAL:
+            self._error_logged_at = now
+            logger.error("rate limits are not applied: the counter store failed (%s: %s)", type(exc).__name__, exc)
 
     async def aclose(self) -> None:
         await self.counter.aclose()

@@ -221,3 +221,17 @@ def test_redis_window_expires(redis_url):
     first, second, third = asyncio.run(scenario())
     assert first is None and third is None
     assert second is not None and second.retry_after == 1
+
+
+def test_unreachable_redis_lets_messages_through_and_logs_once(caplog):
+    limiter = RateLimiter(RedisCounter(f"redis://127.0.0.1:{_free_port()}/0"), per_sender=1, per_address=1, window=60)
+
+    async def scenario():
+        try:
+            return [await limiter.check("ana", "127.0.0.1") for _ in range(3)]
+        finally:
+            await limiter.aclose()
+
+    assert asyncio.run(scenario()) == [None, None, None]
+    failures = [r for r in caplog.records if "rate limits are not applied" in r.getMessage()]
+    assert len(failures) == 1 and failures[0].levelname == "ERROR"
