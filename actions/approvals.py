@@ -62,8 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         print(decision.message)
         return 0 if (decision.executed or args.command == "reject") else 1
     except SQLAlchemyError as exc:
-        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        print(f"error: {db.normalise_url(url).render_as_string(hide_password=True)}: {detail}", file=sys.stderr)
+        print(db.error_message(url, exc), file=sys.stderr)
         return 2
     finally:
         db.dispose_engines()

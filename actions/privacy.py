@@ -67,8 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(found, ensure_ascii=False, default=str))
         return 0
     except SQLAlchemyError as exc:
-        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        print(f"error: {where}: {detail}", file=sys.stderr)
+        print(db.error_message(url, exc), file=sys.stderr)
         return 2
     finally:
         db.dispose_engines()

@@ -101,8 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             print(f"audit log OK: {result.checked} records verified; head {result.last_seq} {result.last_hash}")
     except SQLAlchemyError as exc:
-        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        print(f"error: {where}: {detail}", file=sys.stderr)
+        print(db.error_message(url, exc), file=sys.stderr)
         return 2
     finally:
         db.dispose_engines()

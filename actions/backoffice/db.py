@@ -86,6 +86,12 @@ def create_engine(url: str | URL | None = None, *, busy_timeout_ms: int = 10_000
     return engine
 
 
+def error_message(url: str | URL | None, exc: Exception) -> str:
+    """``error: <URL, password hidden>: <the database's first line>``, for the command lines."""
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    return f"error: {normalise_url(url).render_as_string(hide_password=True)}: {detail}"
+
+
 def engine_for(url: str | URL | None = None) -> Engine:
     """The process-wide engine for ``url`` (default: :func:`default_url`)."""
     key = normalise_url(url).render_as_string(hide_password=False)
