@@ -76,6 +76,13 @@ class SentenceEmbeddingFeaturizer(TransformerMixin, BaseEstimator):
         self.dimension_ = shared_encoder(self.encoder).dimension
         return self
 
+    def embed(self, X, progress=None) -> np.ndarray:
+        """The unit-length sentence vectors (before weighting), one row per text."""
+        return shared_encoder(self.encoder).encode(list(X), self.batch_size, progress=progress)
+
     def transform(self, X, progress=None):
-        vectors = shared_encoder(self.encoder).encode(list(X), self.batch_size, progress=progress)
+        return self.weighted(self.embed(X, progress))
+
+    def weighted(self, vectors: np.ndarray):
+        """The feature block of already-embedded texts."""
         return sparse.csr_matrix(vectors * self.weight)

@@ -65,26 +65,63 @@ class FallbackClassifier(BaseEstimator):
     ``threshold``: minimum confidence of the top intent. ``ambiguity_threshold``: minimum
     margin between the top two. The ranking is kept unchanged, so the dialogue can offer
     the top candidates to the user. The defaults are Rasa's.
+
+    ``similarity_threshold`` (off unless set; needs a ``SentenceEmbeddingFeaturizer``) also
+    falls back when no training example is at least that similar to the message (cosine of
+    sentence embeddings): out-of-scope messages are often classified confidently but lie far
+    from all the training data. The floor is lowered, when needed, to the similarity that only
+    ``max_in_scope_loss`` of held-out training examples fall under, so that data phrased more
+    sparsely than usual does not lose in-scope messages to it. Examples of
+    ``out_of_scope_intent`` are not counted as training data here.
     """
 
     kind = "fallback"
 
-    def __init__(self, threshold=0.3, ambiguity_threshold=0.1):
+    def __init__(self, threshold=0.3, ambiguity_threshold=0.1, similarity_threshold=None, max_in_scope_loss=0.005,
+                 out_of_scope_intent="out_of_scope"):
         self.threshold = threshold
         self.ambiguity_threshold = ambiguity_threshold
+        self.similarity_threshold = similarity_threshold
+        self.max_in_scope_loss = max_in_scope_loss
+        self.out_of_scope_intent = out_of_scope_intent
 
-    def fit(self, X=None, y=None):
+    def fit(self, embeddings=None, intents=None):
+        """``embeddings``: the training texts' sentence vectors; ``intents``: their intents."""
+        self.examples_ = None
+        self.similarity_floor_ = None
+        if self.similarity_threshold is None:
+            return self
+        if embeddings is None or intents is None:
+            raise ValueError(
+                "FallbackClassifier: similarity_threshold needs sentence embeddings; add a "
+                "SentenceEmbeddingFeaturizer to the pipeline or remove similarity_threshold"
+            )
+        from nlu.novelty import NearestExamples
+
+        vectors = np.asarray(embeddings)[np.asarray(intents) != self.out_of_scope_intent]
+        if len(vectors) < 2:
+            return self
+        self.examples_ = NearestExamples(vectors)
+        cap = self.examples_.held_out_similarity(vectors, self.max_in_scope_loss)
+        self.similarity_floor_ = min(float(self.similarity_threshold), cap)
         return self
 
-    def should_fallback(self, ranking: list[dict]) -> bool:
+    def should_fallback(self, ranking: list[dict], embedding=None) -> bool:
         if not ranking:
             return True
         top = ranking[0]["confidence"]
         second = ranking[1]["confidence"] if len(ranking) > 1 else 0.0
-        return top < self.threshold or top - second < self.ambiguity_threshold
+        if top < self.threshold or top - second < self.ambiguity_threshold:
+            return True
+        return self._far_from_training_data(embedding)
 
-    def apply(self, intent: dict, ranking: list[dict]) -> dict:
-        if self.should_fallback(ranking):
+    def _far_from_training_data(self, embedding) -> bool:
+        if getattr(self, "examples_", None) is None or embedding is None:
+            return False
+        return float(self.examples_.nearest(np.asarray(embedding)[None, :])[0, 0]) < self.similarity_floor_
+
+    def apply(self, intent: dict, ranking: list[dict], embedding=None) -> dict:
+        if self.should_fallback(ranking, embedding):
             return {"name": FALLBACK_INTENT, "confidence": self.threshold}
         return intent
 

@@ -63,8 +63,9 @@ class Pipeline:
         for component in self.components:
             _fill_from_data(component, data)
 
+        embeddings = None
         if self.intent_classifier is not None:
-            features = self._features(texts, progress, fit=True)
+            features, embeddings = self._features(texts, progress, fit=True)
             with progress.step(f"Training intent classifier on {len(texts)} examples"):
                 self.intent_classifier.fit(features, intents)
 
@@ -74,21 +75,25 @@ class Pipeline:
             with progress.step(f"Training {type(component).__name__}"):
                 component.fit(all_texts, gold)
         for component in self._of_kind("fallback"):
-            component.fit()
+            component.fit(embeddings, intents)
         return self
 
     def _features(self, texts, progress: Progress, fit=False):
-        blocks = []
+        """The stacked feature matrix, and the sentence embeddings (None without a sentence
+        featurizer), which fallbacks use to judge how far a message is from the training data."""
+        blocks, embeddings = [], None
         for featurizer in self._of_kind("featurizer"):
             name = type(featurizer).__name__
             if fit:
                 featurizer.fit(texts)
-            if hasattr(featurizer, "encoder"):  # dense encoders are the slow step: show a bar
+            if hasattr(featurizer, "embed"):  # dense encoders are the slow step: show a bar
                 with progress.step(f"{name}: embedding {len(texts)} texts", total=len(texts)) as advance:
-                    blocks.append(featurizer.transform(texts, progress=advance))
+                    vectors = featurizer.embed(texts, progress=advance)
+                embeddings = vectors if embeddings is None else embeddings
+                blocks.append(featurizer.weighted(vectors))
             else:
                 blocks.append(featurizer.transform(texts))
-        return sparse.hstack(blocks, format="csr") if blocks else None
+        return (sparse.hstack(blocks, format="csr") if blocks else None), embeddings
 
     # parsing ------------------------------------------------------------------------------
 
@@ -102,12 +107,13 @@ class Pipeline:
         # Inputs were validated when the model was fitted; re-checking them per message costs
         # more than the prediction itself.
         with config_context(assume_finite=True, skip_parameter_validation=True):
-            intents, rankings = self._classify(texts)
+            intents, rankings, embeddings = self._classify(texts)
         entities = self._extract(texts)
         results = []
-        for text, intent, ranking, found in zip(texts, intents, rankings, entities):
+        for row, (text, intent, ranking, found) in enumerate(zip(texts, intents, rankings, entities)):
+            embedding = embeddings[row] if embeddings is not None else None
             for fallback in self._of_kind("fallback"):
-                intent = fallback.apply(intent, ranking)
+                intent = fallback.apply(intent, ranking, embedding)
             results.append({"text": text, "intent": intent, "entities": found, "intent_ranking": ranking})
         return results
 
@@ -115,8 +121,9 @@ class Pipeline:
         classifier = self.intent_classifier
         if classifier is None:
             empty = {"name": None, "confidence": 0.0}
-            return [dict(empty) for _ in texts], [[] for _ in texts]
-        probabilities = classifier.predict_proba(self._features(texts, Progress()))
+            return [dict(empty) for _ in texts], [[] for _ in texts], None
+        features, embeddings = self._features(texts, Progress())
+        probabilities = classifier.predict_proba(features)
         classes = classifier.classes_
         intents, rankings = [], []
         for row in probabilities:
@@ -124,7 +131,7 @@ class Pipeline:
             ranking = [{"name": str(classes[i]), "confidence": float(row[i])} for i in top]
             intents.append(dict(ranking[0]))
             rankings.append(ranking)
-        return intents, rankings
+        return intents, rankings, embeddings
 
     def _extract(self, texts):
         per_extractor = [extractor.predict(texts) for extractor in self._of_kind("entity_extractor")]

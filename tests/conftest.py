@@ -22,6 +22,8 @@ def sparse_config() -> dict:
 
     config = default_config()
     config["pipeline"] = [c for c in config["pipeline"] if c["name"] != "SentenceEmbeddingFeaturizer"]
+    for component in config["pipeline"]:
+        component.pop("similarity_threshold", None)  # needs sentence embeddings
     return config
 
 

@@ -53,7 +53,8 @@ def test_config_defaults_and_rasa_translation(tmp_path):
     names = [c["name"] for c in load_config(rasa)["pipeline"]]
     assert names == [c["name"] for c in default_config()["pipeline"]]
     pipeline = load_config(rasa)["pipeline"]
-    assert {"name": "FallbackClassifier", "threshold": 0.7, "ambiguity_threshold": 0.1} in pipeline
+    fallback = next(c for c in pipeline if c["name"] == "FallbackClassifier")
+    assert fallback["threshold"] == 0.7 and fallback["ambiguity_threshold"] == 0.1
     assert {"name": "ValueExtractor", "dimensions": ["time", "number"]} in pipeline
 
 
@@ -138,3 +139,54 @@ def test_loading_a_bad_model_file_fails_clearly(tmp_path):
         load_model(bogus)
     with pytest.raises(ModelNotFoundError, match="run `desk train nlu` first"):
         load_model(tmp_path / "empty") if (tmp_path / "empty").mkdir() is None else None
+
+
+def _unit(rows):
+    rows = np.asarray(rows, dtype=np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_similarity_floor_falls_back_far_from_the_training_data():
+    rng = np.random.default_rng(0)
+    embeddings = _unit(rng.normal(size=(300, 8)) + np.array([4.0, 0, 0, 0, 0, 0, 0, 0]))
+    intents = np.repeat(["a", "b", "c"], 100)
+    fallback = FallbackClassifier(threshold=0.2, ambiguity_threshold=0.0, similarity_threshold=0.9,
+                                  max_in_scope_loss=0.01).fit(embeddings, intents)
+    confident = [{"name": "a", "confidence": 0.9}, {"name": "b", "confidence": 0.05}]
+    near = embeddings[0] * 0.999 + embeddings[1] * 0.001
+    far = _unit([[-1.0, 0, 0, 0, 0, 0, 0, 1.0]])[0]
+    assert fallback.apply(dict(confident[0]), confident, near) == confident[0]
+    assert fallback.apply(dict(confident[0]), confident, far)["name"] == FALLBACK_INTENT
+    assert fallback.apply(dict(confident[0]), confident, None) == confident[0]  # no embedding: no judgement
+
+
+def test_similarity_floor_is_capped_by_held_out_training_similarity():
+    rng = np.random.default_rng(1)
+    embeddings = _unit(rng.normal(size=(400, 16)))  # scattered: neighbours are not very similar
+    intents = np.repeat(["a", "b"], 200)
+    fallback = FallbackClassifier(similarity_threshold=0.99, max_in_scope_loss=0.01).fit(embeddings, intents)
+    assert fallback.similarity_floor_ < 0.99
+    nearest_other = np.sort(embeddings @ embeddings.T, axis=1)[:, -2]
+    assert np.mean(nearest_other < fallback.similarity_floor_) <= 0.03
+
+
+def test_similarity_floor_ignores_out_of_scope_examples_and_survives_pickling():
+    import pickle
+
+    rng = np.random.default_rng(2)
+    inside = _unit(rng.normal(size=(50, 8)) + 5 * np.eye(8)[0])
+    outside = _unit(rng.normal(size=(50, 8)) - 5 * np.eye(8)[0])
+    fallback = FallbackClassifier(similarity_threshold=0.5).fit(
+        np.vstack([inside, outside]), ["in"] * 50 + ["out_of_scope"] * 50)
+    ranking = [{"name": "out_of_scope", "confidence": 0.9}, {"name": "in", "confidence": 0.1}]
+    assert fallback.should_fallback(ranking, outside[0])  # out-of-scope examples are not in-scope data
+    restored = pickle.loads(pickle.dumps(fallback))
+    assert restored.should_fallback(ranking, outside[0]) and not restored.should_fallback(ranking, inside[0])
+
+
+def test_similarity_floor_needs_sentence_embeddings(shop_nlu, sparse_config):
+    config = dict(sparse_config)
+    config["pipeline"] = [c for c in sparse_config["pipeline"] if c["name"] != "FallbackClassifier"]
+    config["pipeline"].append({"name": "FallbackClassifier", "similarity_threshold": 0.4})
+    with pytest.raises(ValueError, match="add a SentenceEmbeddingFeaturizer"):
+        train_pipeline(load_data(shop_nlu), config)
