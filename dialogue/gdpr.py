@@ -1,14 +1,17 @@
-"""A customer's conversations: export and erasure (``desk gdpr export|erase --customer ID``).
+"""Conversations out of the store: a customer's export and erasure (``desk gdpr export|erase
+--customer ID``), and every conversation for analytics (``desk export conversations``).
 
 The back office knows which conversations were about a customer (verification, tools, tickets,
 refunds: the ``conversation_ids`` of ``python -m actions.privacy export``); these functions read
 or delete those conversations and their handoff records from the tracker store. The customer's
-messages are exported as stored, that is masked as ``privacy.mask.store`` says.
+messages are exported as stored, that is masked as ``privacy.mask.store`` says: the export is
+for the customer. :func:`export_for_analytics` masks the ``privacy.mask.export`` types on top.
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+import json
+from typing import IO, Iterable
 
 import sqlalchemy as sa
 
@@ -44,3 +47,22 @@ def erase_conversations(store: TrackerStore, sender_ids: Iterable[str]) -> dict[
     ids = sorted(set(sender_ids))
     deleted = sum(1 for sender_id in ids if store.delete(sender_id))
     return {"conversations": deleted, "handoffs": _handoff_rows(store, ids, delete=True) if ids else 0}
+
+
+def export_for_analytics(store: TrackerStore, masker, out: IO[str]) -> int:
+    """Write every conversation as one line of tracker JSON with its events masked for
+    ``export`` (``masker``: a :class:`dialogue.guardrails.privacy.ConversationMasker`); returns
+    how many were written."""
+    written = 0
+    for sender_id in store.keys():
+        tracker = store.retrieve_full(sender_id)
+        if tracker is None:
+            continue
+        state = tracker.current_state(events="all")
+        state["events"] = masker.events(state["events"], "export")
+        state["slots"] = masker.policy.mask_values(state["slots"], "export")
+        latest = masker.event({"event": "user", "parse_data": state.get("latest_message") or {}}, "export")
+        state["latest_message"] = latest["parse_data"]
+        out.write(json.dumps(state, ensure_ascii=False) + "\n")
+        written += 1
+    return written

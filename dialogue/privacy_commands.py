@@ -1,9 +1,10 @@
-"""``desk retention apply`` and ``desk gdpr {export,erase}``: the conversations here, the back
-office through ``python -m actions.privacy`` in the project directory.
+"""``desk retention apply``, ``desk gdpr {export,erase}`` and ``desk export conversations``: the
+conversations here, the back office through ``python -m actions.privacy`` in the project directory.
 
 Each prints one JSON document: ``retention apply`` the counts per store; ``gdpr export`` the
 back office's records of the customer and their conversations; ``gdpr erase`` what was erased
 (the back office first: it refuses, and nothing is deleted, when the audit chain does not verify).
+``export conversations`` writes every conversation as a JSON line, masked for ``export``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from dialogue.gdpr import erase_conversations, export_conversations
+from dialogue.gdpr import erase_conversations, export_conversations, export_for_analytics
 from dialogue.retention import RetentionConfig, apply_retention
 
 
@@ -72,8 +73,23 @@ def cmd_gdpr(args) -> int:
     return 0
 
 
+def cmd_export_conversations(args) -> int:
+    project, store = _store(args)
+    masker = project.privacy().masker
+    try:
+        if args.out:
+            with open(args.out, "w", encoding="utf-8") as out:
+                count = export_for_analytics(store, masker, out)
+            print(f"{count} conversation(s) written to {args.out}", file=sys.stderr)
+        else:
+            export_for_analytics(store, masker, sys.stdout)
+    finally:
+        store.close()
+    return 0
+
+
 def add_commands(commands, backoffice_arguments) -> None:
-    """Register ``retention`` and ``gdpr`` on the ``desk`` parser's sub-commands."""
+    """Register ``retention``, ``gdpr`` and ``export`` on the ``desk`` parser's sub-commands."""
     retention = commands.add_parser("retention", help="delete what is older than its retention period (privacy.retention_days)")
     retention_kinds = retention.add_subparsers(dest="what", required=True)
     apply = retention_kinds.add_parser("apply", help="delete old conversations, handoffs, sent messages and audit records")
@@ -88,3 +104,9 @@ def add_commands(commands, backoffice_arguments) -> None:
     backoffice_arguments(gdpr)
     gdpr.set_defaults(handler=cmd_gdpr)
 
+    export = commands.add_parser("export", help="export data for analytics, personal data masked (privacy.mask.export)")
+    export_kinds = export.add_subparsers(dest="what", required=True)
+    conversations = export_kinds.add_parser("conversations", help="every conversation as a line of tracker JSON")
+    conversations.add_argument("--out", default=None, help="the JSONL file to write (default: stdout)")
+    conversations.add_argument("--project", default=".", help="the project directory (default: the current one)")
+    conversations.set_defaults(handler=cmd_export_conversations)

@@ -118,3 +118,19 @@ def test_gdpr_export_then_erase(project, backoffice):
         store.close()
     unknown = desk("gdpr", "erase", "--customer", "CUS-99999", "--project", str(project), "--url", backoffice)
     assert unknown.returncode == 2 and "no customer CUS-99999" in unknown.stderr
+
+
+def test_analytics_export_masks_names_and_contact_details(project, pii_masker):
+    store = SQLTrackerStore(f"sqlite:///{project / 'tracker.db'}")
+    conversation(store, "c1", "I'm Jane Doe, write to jane.doe@example.com about my parcel")
+    conversation(store, "c2", "hello")
+    store.close()
+    out = project / "conversations.jsonl"
+    done = desk("export", "conversations", "--project", str(project), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [c["sender_id"] for c in lines] == ["c1", "c2"]
+    user = [e for e in lines[0]["events"] if e["event"] == "user"][0]
+    assert user["text"] == "I'm <PERSON>, write to <EMAIL_ADDRESS> about my parcel"
+    assert lines[0]["latest_message"]["text"] == user["text"]
+    assert "Jane Doe" not in out.read_text()

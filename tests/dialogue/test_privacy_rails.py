@@ -3,6 +3,7 @@ tracker store read back by a second store object, as a restarted server would re
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import textwrap
@@ -178,8 +179,6 @@ def _contact_assistant(tmp_path, url):
 
 
 def test_another_customers_contact_details_are_never_sent(tmp_path, contact_server, pii, caplog):
-    import asyncio
-
     async def scenario():
         a = _contact_assistant(tmp_path, contact_server.url)
         try:
@@ -218,3 +217,17 @@ def test_consent_to_the_privacy_notice_is_recorded(tmp_path, server, pii):
     consents = [e for e in stored_events(tmp_path, "u6") if e["event"] == "slot" and e["name"] == "privacy_consent"]
     assert len(consents) == 1
     assert consents[0]["value"]["notice"] == "privacy-2026-01" and consents[0]["value"]["accepted"] is True
+
+
+def test_handoff_records_are_stored_masked(tmp_path, server, pii):
+    async def scenario(a):
+        await say(a, "u7", "hello")
+        await say(a, "u7", "I moved to 42 Elm Street, mail jane.doe@example.com")
+        await say(a, "u7", '/contact_human_agent{"email": "jane.doe@example.com"}')
+        return await asyncio.to_thread(a.handoff_store.get, "u7")
+
+    record = run(tmp_path, scenario, url=server.url)
+    assert record is not None and record["reason"]
+    text = json.dumps(record)
+    assert "jane.doe@example.com" not in text and "42 Elm Street" not in text
+    assert "<EMAIL_ADDRESS>" in text and "<STREET_ADDRESS>" in text
