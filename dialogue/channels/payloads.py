@@ -14,7 +14,7 @@ import math
 from numbers import Real
 from typing import Any
 
-from dialogue.channels import BadInput
+from dialogue.channels import BadInput, metadata
 
 MAX_DEPTH = 32  # nesting levels of a client's JSON document
 
@@ -96,10 +96,7 @@ def _problem(data: dict) -> str | None:
 
 def parse_data(value: Any, field: str = "parse_data") -> dict | None:
     """Parse data from a client (``/model/parse``'s shape), checked; ``None`` when absent."""
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise BadInput(f'"{field}" must be a JSON object')
-    if problem := _problem(value):
+    value = metadata(value, field)  # a JSON object or None
+    if value is not None and (problem := _problem(value)):
         raise BadInput(f'"{field}": {problem}')
     return value

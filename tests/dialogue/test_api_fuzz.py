@@ -70,15 +70,9 @@ def action_server(tmp_path_factory):
     engine.dispose()
     hold_refund(build(url), row, "fuzz-customer")
     db.dispose_engines()
-    saved = os.environ.get("DESK_BACKOFFICE_URL")
-    os.environ["DESK_BACKOFFICE_URL"] = url
-    try:
+    with pytest.MonkeyPatch.context() as env:  # the child process reads it at start
+        env.setenv("DESK_BACKOFFICE_URL", url)
         actions = ActionServerProcess(REPO, free_port(), startup_timeout=90).start()
-    finally:
-        if saved is None:
-            os.environ.pop("DESK_BACKOFFICE_URL")
-        else:
-            os.environ["DESK_BACKOFFICE_URL"] = saved
     yield actions
     actions.stop()
 
