@@ -59,6 +59,12 @@ _MAY_HOLD_PATTERN = re.compile(r"[\d@]")
 _TYPE_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
+def may_hold(text: str, types: Iterable[str]) -> bool:
+    """False when ``text`` cannot hold any of ``types``: every built-in pattern type needs a digit
+    or an "@" (a quick test that needs no recogniser loaded)."""
+    return not (_BUILT_IN_PATTERN_TYPES.issuperset(types) and not _MAY_HOLD_PATTERN.search(text))
+
+
 @dataclass(frozen=True)
 class Finding:
     entity_type: str
@@ -165,8 +171,8 @@ class PiiMasker:
         asked = set(entities) & self.known_types
         if not text or not asked:
             return []
-        if _BUILT_IN_PATTERN_TYPES.issuperset(asked) and not _MAY_HOLD_PATTERN.search(text):
-            return []  # every built-in pattern type needs a digit or an "@"
+        if not may_hold(text, asked):
+            return []
         wanted = sorted(asked | set(self.patterns))
         if NER_TYPES.isdisjoint(wanted):
             results = []
@@ -281,7 +287,8 @@ class MaskingPolicy:
         return get_masker(self.patterns)
 
     def mask_text(self, text: str, destination: str) -> str:
-        return self.masker().mask(text, self.types(destination))
+        types = self.types(destination)
+        return self.masker().mask(text, types) if isinstance(text, str) and may_hold(text, types) else text
 
     def mask_values(self, value: Any, destination: str) -> Any:
         """A copy of ``value`` (JSON-like) with every string in it masked for ``destination``."""

@@ -37,7 +37,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from nlu.pii import NER_TYPES, Finding
+from nlu.pii import NER_TYPES, Finding, may_hold
 
 from dialogue.guardrails.privacy import ConversationMasker
 
@@ -119,7 +119,10 @@ class OutputRail:
         template = metadata.get("utter_action")
         reviewed = template in self.templates or "knowledge" in metadata
         types = self.config.check - NER_TYPES if reviewed else self.config.check
-        findings = self.masker.policy.masker().analyze(event["text"], types | {"CREDIT_CARD", "US_SSN"})
+        types = types | {"CREDIT_CARD", "US_SSN"}
+        if not may_hold(event["text"], types):
+            return []
+        findings = self.masker.policy.masker().analyze(event["text"], types)
         own_text = self.templates.get(template, [])
         return sorted({f.entity_type for f in findings if not self._allowed(f, said, own_text)})
 

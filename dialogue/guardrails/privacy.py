@@ -35,7 +35,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from nlu.pii import MaskingPolicy
+from nlu.pii import MaskingPolicy, may_hold
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,9 @@ class ConversationMasker:
 
     def has_card_number(self, text: str) -> bool:
         """Whether ``text`` holds a full payment card number (Luhn-checked)."""
-        return bool(text) and any(f.entity_type == "CREDIT_CARD" for f in self.policy.masker().analyze(text, ["CREDIT_CARD"]))
+        if not text or not may_hold(text, ["CREDIT_CARD"]):
+            return False
+        return any(f.entity_type == "CREDIT_CARD" for f in self.policy.masker().analyze(text, ["CREDIT_CARD"]))
 
     def event(self, event: Mapping[str, Any], destination: str = "store") -> dict:
         """A copy of ``event`` with the personal data in it masked for ``destination``."""
