@@ -135,12 +135,12 @@ class KnowledgeAnswerer:
                      ) -> "KnowledgeAnswerer":
         """The answerer of a project: its ``models/knowledge`` index, the ``llm:`` section of its
         endpoints.yml and the ``knowledge:`` section of its config.yml (retrieval settings)."""
-        from .settings import load_settings
+        from .settings import load_settings, search_settings
 
         project = Path(project)
         settings = load_settings(project / "config.yml")
         directory = Path(index_dir) if index_dir else project / settings["index_dir"]
-        return cls(KnowledgeIndex(directory, settings["hnsw"].get("ef_search")), encoder=encoder,
+        return cls(KnowledgeIndex(directory, **search_settings(settings)), encoder=encoder,
                    llm=LLMConfig.from_endpoints(project / "endpoints.yml"), retrieval=settings["retrieval"])
 
     # The answer ---------------------------------------------------------------------------

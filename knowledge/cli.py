@@ -36,8 +36,8 @@ def _fail(problems) -> int:
 def add_index_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--knowledge", default=None, help="help-centre documents (default: data/knowledge)")
     parser.add_argument("--out", default=None, help="where the index is written (default: models/knowledge)")
-    parser.add_argument("--kind", choices=["flat", "hnsw"], default=None,
-                        help="exact (flat) or approximate (hnsw) search (default: config.yml knowledge.index, else flat)")
+    parser.add_argument("--kind", choices=["flat", "hnsw", "ivf"], default=None,
+                        help="exact (flat) or approximate (hnsw, ivf) search (default: config.yml knowledge.index, else flat)")
     parser.add_argument("--config", default=None, help="config file with a knowledge: section (default: ./config.yml)")
     parser.add_argument("--policy", default=None, help="policy file for {{ policy.* }} placeholders "
                         "(default: $DESK_POLICY_FILE, else the nearest policy.yml above the documents)")
@@ -69,7 +69,7 @@ def cmd_index(args) -> int:
         out = getattr(args, "out", None) or settings["index_dir"]
         kind = getattr(args, "kind", None) or settings["index"]
         report = build_index(knowledge, out, kind, progress=not getattr(args, "quiet", False),
-                             policy_file=getattr(args, "policy", None), hnsw=settings["hnsw"])
+                             policy_file=getattr(args, "policy", None), hnsw=settings["hnsw"], ivf=settings["ivf"])
     except KnowledgeError as exc:
         return _fail(exc.problems)
     except ValueError as exc:
@@ -109,11 +109,12 @@ def cmd_test_knowledge(args) -> int:
     from .answer import KnowledgeAnswerer, LLMConfig
     from .evaluate import QuestionsError, evaluate, print_table, read_questions, write_report
     from .index import KnowledgeIndex
+    from .settings import search_settings
 
     try:
         settings = _settings(args)
         questions = read_questions(args.questions)
-        index = KnowledgeIndex(getattr(args, "index", None) or settings["index_dir"], settings["hnsw"].get("ef_search"))
+        index = KnowledgeIndex(getattr(args, "index", None) or settings["index_dir"], **search_settings(settings))
         endpoints = getattr(args, "endpoints", None)
         answerer = KnowledgeAnswerer(index, retrieval=settings["retrieval"],
                                      llm=LLMConfig.from_endpoints(endpoints) if endpoints else None)

@@ -3,8 +3,9 @@
     knowledge:
       documents: data/knowledge     # where the help-centre documents are
       index_dir: models/knowledge   # where `desk index` writes the index
-      index: flat                   # flat (exact) or hnsw (approximate)
+      index: flat                   # flat (exact), hnsw or ivf (approximate)
       hnsw: {m: 32, ef_construction: 80, ef_search: 64}
+      ivf: {nlist: null, nprobe: 16} # nlist null: about sqrt(chunks)
       retrieval:                    # see knowledge.retrieval.RetrievalConfig
         k: 5
         min_similarity: 0.40
@@ -22,6 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "index_dir": "models/knowledge",
     "index": "flat",
     "hnsw": {},
+    "ivf": {},
     "retrieval": {},
 }
 
@@ -41,6 +43,11 @@ def load_settings(config: str | Path | None) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"{config}: unknown knowledge setting(s): {', '.join(sorted(unknown))}")
     settings.update(section)
-    if settings["index"] not in ("flat", "hnsw"):
-        raise ValueError(f"{config}: knowledge.index must be flat or hnsw, not {settings['index']!r}")
+    if settings["index"] not in ("flat", "hnsw", "ivf"):
+        raise ValueError(f"{config}: knowledge.index must be flat, hnsw or ivf, not {settings['index']!r}")
     return settings
+
+
+def search_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """The query-time settings of the approximate indexes, as :class:`KnowledgeIndex` takes them."""
+    return {"ef_search": settings["hnsw"].get("ef_search"), "nprobe": settings["ivf"].get("nprobe")}

@@ -6,7 +6,7 @@ import pytest
 from knowledge_helpers import write_doc
 
 from knowledge.documents import KnowledgeError
-from knowledge.index import KnowledgeIndex, build_index, make_faiss_index
+from knowledge.index import KnowledgeIndex, build_index, ivf_lists, make_faiss_index
 from knowledge.retrieval import Retriever
 
 
@@ -106,8 +106,38 @@ def test_hnsw_recall_against_exact_search_on_random_vectors():
     _, approx = make_faiss_index(data, "hnsw", m=16, ef_construction=40, ef_search=64).search(queries, 10)
     recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
     assert recall >= 0.9
-    with pytest.raises(ValueError):
-        make_faiss_index(data, "ivf")
+    with pytest.raises(ValueError, match="unknown index kind 'pq'"):
+        make_faiss_index(data, "pq")
+
+
+def test_ivf_recall_against_exact_search_on_clustered_vectors():
+    rng = np.random.default_rng(1)
+    centres = rng.standard_normal((50, 64)).astype(np.float32)
+    data = np.repeat(centres, 100, axis=0) + 0.3 * rng.standard_normal((5000, 64)).astype(np.float32)
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    queries = data[::50] + 0.05 * rng.standard_normal((100, 64)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    _, exact = make_faiss_index(data, "flat").search(queries, 10)
+    ivf = make_faiss_index(data, "ivf", nprobe=8)
+    assert ivf.nlist == ivf_lists(5000) == 70 and ivf.nprobe == 8
+    _, approx = ivf.search(queries, 10)
+    assert np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)]) >= 0.9
+    assert np.allclose(ivf.reconstruct(7), data[7])
+    assert ivf_lists(80) == 2 and ivf_lists(10) == 1 and ivf_lists(100_000, nlist=64) == 64
+
+
+def test_ivf_index_agrees_with_flat_on_the_help_centre(help_centre, tmp_path, encoder):
+    build_index(help_centre, tmp_path / "flat", "flat", progress=False, encoder=encoder)
+    build_index(help_centre, tmp_path / "ivf", "ivf", progress=False, encoder=encoder, ivf={"nprobe": 4})
+    flat_index, ivf_index = KnowledgeIndex(tmp_path / "flat"), KnowledgeIndex(tmp_path / "ivf")
+    assert isinstance(ivf_index.index, faiss.IndexIVFFlat)
+    assert ivf_index.manifest["index"] == {"kind": "ivf", "nlist": 1, "nprobe": 4}
+    for question in ["How long do refunds take?", "How much is express delivery?"]:
+        a = Retriever(flat_index, encoder).search(question, k=3)
+        b = Retriever(ivf_index, encoder).search(question, k=3)
+        assert [p.chunk_id for p in a] == [p.chunk_id for p in b]
+    filtered = Retriever(ivf_index, encoder).search("How long does it take?", k=10, filters={"owner": "logistics"})
+    assert {p.doc_id for p in filtered} == {"delivery"}
 
 
 def test_filters_by_document_owner_and_tags(built, encoder):
