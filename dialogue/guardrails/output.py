@@ -99,11 +99,14 @@ class OutputRail:
         ``conversation_texts`` are the customer's own messages. Returns how many were replaced."""
         if not self.config.enabled:
             return 0
-        said = [normalise(t) for t in conversation_texts if isinstance(t, str)]
+        texts = list(conversation_texts)
+        said: list[str] = []
         blocked = 0
         for event in events:
             if event.get("event") != "bot" or not isinstance(event.get("text"), str):
                 continue
+            if not said and texts and may_hold(event["text"], self.config.check | {"CREDIT_CARD"}):
+                said = [normalise(t) for t in texts if isinstance(t, str)]
             types = self.disallowed(event, said)
             if types:
                 blocked += 1

@@ -231,3 +231,30 @@ def test_handoff_records_are_stored_masked(tmp_path, server, pii):
     text = json.dumps(record)
     assert "jane.doe@example.com" not in text and "42 Elm Street" not in text
     assert "<EMAIL_ADDRESS>" in text and "<STREET_ADDRESS>" in text
+
+
+def test_kept_slots_are_stored_as_set(pii):
+    from dialogue import events as ev
+    from dialogue.guardrails.privacy import ConversationMasker, PrivacyConfig
+
+    masker = ConversationMasker(PrivacyConfig.from_config({"keep_slots": ["email"]}))
+    kept, masked = masker.events([ev.slot_set("email", "jane.doe@example.com"), ev.slot_set("note", "jane.doe@example.com")])
+    assert kept["value"] == "jane.doe@example.com" and masked["value"] == "<EMAIL_ADDRESS>"
+    assert masker.event(kept, "export")["value"] == "<EMAIL_ADDRESS>"  # kept in the store only
+
+
+@pytest.mark.parametrize("section, message", [
+    ({"keep_slots": "email"}, "privacy.keep_slots must be a list"),
+    ({"card_warning": ""}, "privacy.card_warning must be a non-empty text"),
+    ({"output": {"check": ["EMAIL"]}}, "privacy.output.check: unknown entity type(s) EMAIL"),
+    ({"output": {"allow": "support@example.com"}}, "privacy.output.allow must be a list"),
+    ({"retention_days": {"tickets": 3}}, "unknown store 'tickets'"),
+    ({"retention_days": {"audit": 0}}, "privacy.retention_days.audit must be a positive number of days or null"),
+])
+def test_bad_privacy_settings_name_the_file(section, message):
+    from dialogue.retention import RetentionConfig
+
+    with pytest.raises(ValueError) as caught:
+        PersonalDataRail.from_config(section, source="shop/config.yml")
+        RetentionConfig.from_config(section, "shop/config.yml")
+    assert str(caught.value).startswith("shop/config.yml: ") and message in str(caught.value)
