@@ -3,14 +3,11 @@ injection rail, over a real socket with the project's action server."""
 
 from __future__ import annotations
 
-import subprocess
-import time
-
 import httpx
 import pytest
 
 from test_http_api import free_port, shop_project
-from test_server import desk, environment, use_action_port
+from test_server import environment, start_desk_run, use_action_port
 
 GUARDRAILS = """
 guardrails:
@@ -26,21 +23,8 @@ def served(tmp_path_factory):
     use_action_port(project, free_port())
     with (project / "config.yml").open("a", encoding="utf-8") as config:
         config.write(GUARDRAILS)
-    port = free_port()
-    process = subprocess.Popen(desk("run", "--project", str(project), "--port", str(port)), env=environment(),
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline and process.poll() is None:
-        try:
-            if httpx.get(f"{url}/health").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail(process.stdout.read())
-    yield url
+    process = start_desk_run(project, environment(), timeout=120)
+    yield process.url
     process.terminate()
     process.wait(15)
 

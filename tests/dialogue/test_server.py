@@ -47,31 +47,34 @@ def project(tmp_path_factory) -> Path:
     return project
 
 
-@pytest.fixture(scope="module")
-def server(project):
+def start_desk_run(project: Path, env: dict, timeout: float = 90) -> subprocess.Popen:
+    """``desk run`` on ``project`` and a free port, once it answers ``/health``; ``url`` names it."""
     port = free_port()
-    action_port = int((project / "endpoints.yml").read_text().split("localhost:")[1].split("/")[0])
-    started = time.monotonic()
     process = subprocess.Popen(
         desk("run", "--project", str(project), "--port", str(port)),
-        env=environment(DESK_AUTH_TOKEN=TOKEN),
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
+    process.url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + timeout
     while time.time() < deadline and process.poll() is None:
         try:
-            if httpx.get(f"{url}/health").status_code == 200:
-                break
+            if httpx.get(f"{process.url}/health").status_code == 200:
+                return process
         except httpx.TransportError:
             time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail(process.stdout.read())
+    process.kill()
+    pytest.fail(process.stdout.read())
+
+
+@pytest.fixture(scope="module")
+def server(project):
+    action_port = int((project / "endpoints.yml").read_text().split("localhost:")[1].split("/")[0])
+    started = time.monotonic()
+    process = start_desk_run(project, environment(DESK_AUTH_TOKEN=TOKEN))
     process.startup_seconds = time.monotonic() - started
-    process.url = url
     process.action_port = action_port
     yield process
     if process.poll() is None:
@@ -153,24 +156,10 @@ def test_run_without_auth_says_how_to_enable_the_api(tmp_path_factory):
     project = shop_project(tmp_path_factory)
     (project / "endpoints.yml").write_text("tracker_store:\n  type: in_memory\n")
     (project / "actions").rename(project / "no_actions")
-    port = free_port()
-    process = subprocess.Popen(
-        desk("run", "--project", str(project), "--port", str(port)),
-        env=environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = start_desk_run(project, environment())
     try:
-        deadline = time.time() + 90
-        while time.time() < deadline and process.poll() is None:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        assert httpx.get(f"http://127.0.0.1:{port}/conversations/x/tracker").status_code == 401
-        assert httpx.post(f"http://127.0.0.1:{port}/model/parse", json={"text": "hi"}).status_code == 200
+        assert httpx.get(f"{process.url}/conversations/x/tracker").status_code == 401
+        assert httpx.post(f"{process.url}/model/parse", json={"text": "hi"}).status_code == 200
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=15)
