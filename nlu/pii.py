@@ -86,6 +86,7 @@ def _import_presidio() -> None:
     (guarded imports on its side): seconds less to load when they are not imported already."""
     import sys
 
+    logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)  # one INFO line per recogniser otherwise
     hidden = [name for name in _UNUSED_BY_PRESIDIO if name not in sys.modules]
     for name in hidden:
         sys.modules[name] = None  # type: ignore[assignment]  # makes `import name` raise ImportError
