@@ -37,40 +37,37 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from actions.backoffice import db, privacy
+    from actions.backoffice import db
 
     url = db.normalise_url(args.url)
-    where = url.render_as_string(hide_password=True)
-    try:
-        if db.current_revision(url) != db.head_revision():
-            print(f"{where} is not at the newest schema; run `python -m actions.backoffice migrate` first", file=sys.stderr)
-            return 2
-        sessions = db.session_factory(url)
-        if args.command == "retention":
-            counts = privacy.apply_retention(sessions, outbox_days=args.outbox_days, audit_days=args.audit_days,
-                                             dry_run=args.dry_run)
-            print(json.dumps({"dry_run": args.dry_run, **counts}))
-            return 0
-        if args.command == "export":
-            found = privacy.export_customer(sessions, args.customer)
-        else:
-            try:
-                found = privacy.erase_customer(sessions, args.customer, privacy.personal_data_masker())
-            except privacy.ChainBroken as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                return 1
-        if found is None:
-            print(f"error: {where}: no customer {args.customer}", file=sys.stderr)
-            return 1
-        print(json.dumps(found, ensure_ascii=False, default=str))
-        return 0
-    except SQLAlchemyError as exc:
-        print(db.error_message(url, exc), file=sys.stderr)
+    return db.run_command(url, lambda: _run(args, url, url.render_as_string(hide_password=True)))
+
+
+def _run(args, url, where: str) -> int:
+    from actions.backoffice import db, privacy
+
+    if db.current_revision(url) != db.head_revision():
+        print(f"{where} is not at the newest schema; run `python -m actions.backoffice migrate` first", file=sys.stderr)
         return 2
-    finally:
-        db.dispose_engines()
+    sessions = db.session_factory(url)
+    if args.command == "retention":
+        counts = privacy.apply_retention(sessions, outbox_days=args.outbox_days, audit_days=args.audit_days,
+                                         dry_run=args.dry_run)
+        print(json.dumps({"dry_run": args.dry_run, **counts}))
+        return 0
+    if args.command == "export":
+        found = privacy.export_customer(sessions, args.customer)
+    else:
+        try:
+            found = privacy.erase_customer(sessions, args.customer, privacy.personal_data_masker())
+        except privacy.ChainBroken as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    if found is None:
+        print(f"error: {where}: no customer {args.customer}", file=sys.stderr)
+        return 1
+    print(json.dumps(found, ensure_ascii=False, default=str))
+    return 0
 
 
 if __name__ == "__main__":

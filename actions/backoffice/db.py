@@ -16,6 +16,7 @@ The schema is managed by Alembic (``actions/backoffice/migrations``) and upgrade
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -90,6 +91,20 @@ def error_message(url: str | URL | None, exc: Exception) -> str:
     """``error: <URL, password hidden>: <the database's first line>``, for the command lines."""
     detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
     return f"error: {normalise_url(url).render_as_string(hide_password=True)}: {detail}"
+
+
+def run_command(url: str | URL | None, body: Callable[[], int]) -> int:
+    """A command line's ``body()``: a database error is printed (:func:`error_message`) with exit
+    status 2, and the engines are closed afterwards."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return body()
+    except SQLAlchemyError as exc:
+        print(error_message(url, exc), file=sys.stderr)
+        return 2
+    finally:
+        dispose_engines()
 
 
 def engine_for(url: str | URL | None = None) -> Engine:
