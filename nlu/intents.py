@@ -42,17 +42,14 @@ class LogisticRegressionIntentClassifier(ClassifierMixin, BaseEstimator):
             )
             held_out = self._model().fit(X[fit_idx], y[fit_idx])
             self.temperature_ = _fit_temperature(
-                held_out.decision_function(X[cal_idx]), np.searchsorted(held_out.classes_, y[cal_idx])
+                _logits(held_out, X[cal_idx]), np.searchsorted(held_out.classes_, y[cal_idx])
             )
         self.model_ = self._model().fit(X, y)
         self.classes_ = self.model_.classes_
         return self
 
     def predict_proba(self, X):
-        logits = self.model_.decision_function(X)
-        if logits.ndim == 1:  # binary: sklearn returns one column
-            logits = np.column_stack([-logits, logits]) / 2
-        return _softmax(logits / self.temperature_)
+        return _softmax(_logits(self.model_, X) / self.temperature_)
 
     def predict(self, X):
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
@@ -134,6 +131,14 @@ def _can_hold_out(y, size) -> bool:
     _, counts = np.unique(y, return_counts=True)
     held_out = int(len(y) * size)
     return counts.min() >= 2 and held_out >= max(len(counts), MIN_CALIBRATION_EXAMPLES)
+
+
+def _logits(model, X):
+    """One logit per class (sklearn's binary models give one column: the two are its halves)."""
+    logits = model.decision_function(X)
+    if logits.ndim == 1:
+        logits = np.column_stack([-logits, logits]) / 2
+    return logits
 
 
 def _softmax(logits):

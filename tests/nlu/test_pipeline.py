@@ -42,6 +42,17 @@ def test_temperature_scaled_probabilities_are_distributions():
     assert (model.predict(X) == y).mean() > 0.9
 
 
+def test_two_classes_are_calibrated_too():
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(loc, 1.0, size=(600, 5)) for loc in (-1, 1)])
+    y = np.repeat(["benign", "injection"], 600)
+    model = LogisticRegressionIntentClassifier(C=1.0).fit(X, y)  # enough data to hold out a calibration slice
+    proba = model.predict_proba(X)
+    assert proba.shape == (1200, 2) and np.allclose(proba.sum(axis=1), 1.0)
+    assert model.temperature_ != 1.0
+    assert (model.predict(X) == y).mean() > 0.8
+
+
 def test_config_defaults_and_rasa_translation(tmp_path):
     assert load_config(None) == default_config()
     rasa = tmp_path / "config.yml"
