@@ -6,8 +6,8 @@ table, relayed separately) or ``smtp`` (``DESK_SMTP_*`` settings, see
 :class:`~actions.backoffice.notifier.SMTPNotifier`).
 
 The audit log masks personal data in tool parameters as the ``privacy:`` section of the project's
-config.yml (the working directory's) says; :func:`warm_up` loads the recogniser ahead of the
-first tool call.
+config.yml (the working directory's) says, and so do its log lines once :func:`warm_up`, which
+loads the recogniser ahead of the first tool call, has run.
 """
 
 from __future__ import annotations
@@ -73,7 +73,11 @@ def get() -> Runtime:
 
 
 def warm_up() -> threading.Thread:
-    """Load the audit log's personal-data recogniser in the background (seconds)."""
+    """Mask personal data in the action server's log lines (``logs`` types), and load the
+    recogniser in the background (seconds)."""
+    from nlu.pii import install_log_masking
+
+    install_log_masking(personal_data_masker(destination="logs"))
     thread = threading.Thread(target=lambda: personal_data_masker()("warm-up +1 503 555 0142"), name="pii-warm-up", daemon=True)
     thread.start()
     return thread

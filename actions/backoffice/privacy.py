@@ -42,8 +42,8 @@ ERASE_TOOL = "privacy.erase"
 
 
 @functools.lru_cache(maxsize=8)
-def personal_data_masker(config_path: str | Path = "config.yml") -> Callable[[str], str]:
-    """Masks the ``audit`` types of the project's ``privacy:`` section (:mod:`nlu.pii`) in a text."""
+def personal_data_masker(config_path: str | Path = "config.yml", destination: str = "audit") -> Callable[[str], str]:
+    """Masks the ``destination`` types of the project's ``privacy:`` section (:mod:`nlu.pii`) in a text."""
     import yaml
 
     from nlu.pii import MaskingPolicy
@@ -54,7 +54,7 @@ def personal_data_masker(config_path: str | Path = "config.yml") -> Callable[[st
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         section = data.get("privacy") if isinstance(data, dict) else None
     policy = MaskingPolicy.from_config(section, str(path))
-    return lambda text: policy.mask_text(text, "audit")
+    return lambda text: policy.mask_text(text, destination)
 
 
 class ChainBroken(RuntimeError):

@@ -31,13 +31,12 @@ never from a slot). Handoff records are masked the same way.
 from __future__ import annotations
 
 import copy
-import logging
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from nlu.pii import MaskingPolicy, may_hold
+from nlu.pii import MaskingLogFilter, MaskingPolicy, may_hold
+from nlu.pii import install_log_masking as install_masking_filter
 
-logger = logging.getLogger(__name__)
 
 CARD_WARNING = (
     "For your security, please don't share payment card details in this chat: I've removed them from our "
@@ -131,34 +130,7 @@ class MaskingAnswerer:
         return await asyncio.to_thread(self.answer, question, filters)
 
 
-class MaskingLogFilter(logging.Filter):
-    """A handler filter that masks the ``logs`` types in every record's message."""
-
-    def __init__(self, masker: ConversationMasker) -> None:
-        super().__init__()
-        self.masker = masker
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, "_desk_masked", False):
-            return True
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string is the logging module's to report
-            return True
-        record.msg, record.args = self.masker.text(message, "logs"), None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = self.masker.text(logging.Formatter().formatException(record.exc_info), "logs")
-        record._desk_masked = True
-        return True
-
-
-def install_log_masking(masker: ConversationMasker, logger_: logging.Logger | None = None) -> MaskingLogFilter:
-    """Mask personal data in what the handlers of ``logger_`` (default: the root logger) write;
-    handlers added later are not covered, an earlier masking filter is replaced. Returns the filter."""
-    target = logger_ or logging.getLogger()
-    log_filter = MaskingLogFilter(masker)
-    for handler in target.handlers:
-        for old in [f for f in handler.filters if isinstance(f, MaskingLogFilter)]:
-            handler.removeFilter(old)
-        handler.addFilter(log_filter)
-    return log_filter
+def install_log_masking(masker: ConversationMasker) -> MaskingLogFilter:
+    """Mask the ``logs`` types in what the root logger's handlers write (see
+    :func:`nlu.pii.install_log_masking`)."""
+    return install_masking_filter(lambda text: masker.text(text, "logs"))

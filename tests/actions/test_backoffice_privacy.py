@@ -155,3 +155,14 @@ def test_command_line_erase_prints_the_conversations_to_delete(fresh_seeded_url)
     assert "conv-cli" in json.loads(done.stdout)["conversation_ids"]
     missing = cli("actions.privacy", "export", "--customer", "CUS-99999", "--url", fresh_seeded_url)
     assert missing.returncode == 1 and "no customer CUS-99999" in missing.stderr
+
+
+def test_the_action_servers_log_lines_are_masked(caplog, pii_masker, monkeypatch):
+    import logging
+
+    from actions import runtime
+
+    monkeypatch.chdir(ROOT)  # the action server runs in the project directory
+    runtime.warm_up().join()
+    logging.getLogger("actions.tools.base").error("tool failed for %s", "jane.doe@example.com")
+    assert "jane.doe@example.com" not in caplog.text and "tool failed for <EMAIL_ADDRESS>" in caplog.text
