@@ -258,3 +258,19 @@ def test_bad_privacy_settings_name_the_file(section, message):
         PersonalDataRail.from_config(section, source="shop/config.yml")
         RetentionConfig.from_config(section, "shop/config.yml")
     assert str(caught.value).startswith("shop/config.yml: ") and message in str(caught.value)
+
+
+def test_the_reference_assistant_never_asks_for_payment_card_details():
+    import re
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    asking = re.compile(r"(?i)\b(what(?:'s| is)|give|type|enter|send|tell|share|provide)\b[^.?!]{0,40}"
+                        r"\b(card number|card details|cvv|cvc|security code|expiry date)")
+    domain = yaml.safe_load((root / "domain.yml").read_text())
+    texts = [v.get("text") or "" for variations in domain["responses"].values() for v in variations]
+    texts += [(root / "actions" / "tools" / name).read_text() for name in ("billing.py", "account.py", "base.py")]
+    asked = [m.group(0) for text in texts for m in asking.finditer(text)
+             if not re.search(r"(?i)(don't|do not|never|not)\s+\w*\s*$", text[: m.start()][-25:])]
+    assert asked == []
