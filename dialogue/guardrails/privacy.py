@@ -40,11 +40,10 @@ from nlu.pii import install_log_masking as install_masking_filter
 
 CARD_WARNING = (
     "For your security, please don't share payment card details in this chat: I've removed them from our "
-    "conversation and haven't used them. To add or change a payment method, ask me to \"update my payment "
-    "method\" and I'll send you a secure link to our payment page. We will never ask you for your full card "
-    "number, its security code or your PIN."
+    "conversation and haven't used them. To add or change a card, use the secure payment page in your account; "
+    "if you have a problem with a payment, tell me and, once you've confirmed it's you, I'll send you a secure "
+    "link to it. We will never ask you for your full card number, its security code or your PIN."
 )
-CARD_WARNING_METADATA_KEY = "privacy"
 
 
 @dataclass(frozen=True)

@@ -82,9 +82,12 @@ def test_a_pasted_card_is_never_stored_and_the_customer_is_warned(tmp_path, serv
     run(tmp_path, scenario, url=server.url)
     rows = stored_rows(tmp_path)
     assert not any(CARD in row or CARD.replace(" ", "") in row for row in rows)
-    user = [e for e in stored_events(tmp_path, "u2") if e["event"] == "user"][-1]
+    events = stored_events(tmp_path, "u2")
+    user = [e for e in events if e["event"] == "user"][-1]
     assert user["text"] == "my card is <CREDIT_CARD> exp 12/29, cancel order ORD-11111"
-    assert "payment method" in CARD_WARNING and "never ask you for your full card number" in CARD_WARNING
+    warning = [e for e in events if e["event"] == "bot"][-1]
+    assert warning["metadata"]["privacy"] == "card_details_removed"  # the event says why it was said
+    assert "secure link" in CARD_WARNING and "never ask you for your full card number" in CARD_WARNING
 
 
 def test_a_number_failing_the_luhn_check_is_not_a_card(tmp_path, server, pii):
