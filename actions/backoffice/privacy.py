@@ -150,6 +150,7 @@ def erase_customer(sessions: sessionmaker, customer_id: str, mask_text: Callable
             return mask_text(text)
 
         conversations = _conversations(s, customer_id)
+        renamed = {c: f"erased-{secrets.token_hex(6)}" for c in conversations}  # sender ids can be phone numbers
         contacts = _contacts(customer)
         outbox = s.execute(sa.delete(m.OutboxMessage).where(m.OutboxMessage.recipient.in_(contacts))).rowcount
         s.execute(sa.delete(m.VerificationChallenge).where(m.VerificationChallenge.customer_id == customer_id))
@@ -167,13 +168,16 @@ def erase_customer(sessions: sessionmaker, customer_id: str, mask_text: Callable
                 message.body = ERASED_TEXT
         for appointment in s.scalars(sa.select(m.Appointment).where(m.Appointment.customer_id == customer_id)):
             appointment.notes = None
+        for model in (m.Ticket, m.Refund, m.ApprovalRequest):
+            for row in s.scalars(sa.select(model).where(model.conversation_id.in_(conversations))):
+                row.conversation_id = renamed[row.conversation_id]
         for approval in s.scalars(sa.select(m.ApprovalRequest).where(m.ApprovalRequest.customer_id == customer_id)):
             approval.parameters = mask_parameters(approval.parameters, scrub)
             approval.reason = scrub(approval.reason)
         customer.name, customer.email, customer.phone = ERASED_NAME, f"{pseudonym.lower()}@erased.invalid", None
         customer.date_of_birth, customer.email_verified, customer.phone_verified = None, False, False
         customer.status, customer.closed_at, customer.updated_at = "closed", customer.closed_at or now, now
-        changed, first = _pseudonymise_audit(s, customer_id, conversations, pseudonym, scrub)
+        changed, first = _pseudonymise_audit(s, customer_id, renamed, pseudonym, scrub)
     erase_record = audit.append(None, pseudonym, ERASE_TOOL, {
         "records_changed": changed, "rechained_from": first,
         "replaced_head": {"seq": result.last_seq, "hash": result.last_hash},
@@ -182,17 +186,17 @@ def erase_customer(sessions: sessionmaker, customer_id: str, mask_text: Callable
             "audit_records_pseudonymised": changed, "outbox_messages_deleted": outbox, "erase_record": erase_record.seq}
 
 
-def _pseudonymise_audit(s, customer_id: str, conversations: set[str], pseudonym: str,
+def _pseudonymise_audit(s, customer_id: str, renamed: dict[str, str], pseudonym: str,
                         scrub: Callable[[str], str]) -> tuple[int, int | None]:
-    """Rewrite the customer's audit records and re-chain from the first one; returns
-    ``(records changed, first changed seq)``. Runs in the caller's write transaction."""
+    """Rewrite the customer's audit records (``renamed``: their conversation ids' pseudonyms) and
+    re-chain from the first one; returns ``(records changed, first changed seq)``. Runs in the
+    caller's write transaction."""
     records, head = m.AuditRecord.__table__, m.AuditHead.__table__
     s.execute(sa.select(head.c.last_seq).where(head.c.id == 1).with_for_update())  # appends wait for us
-    mine = sa.or_(records.c.customer_id == customer_id, records.c.conversation_id.in_(conversations))
+    mine = sa.or_(records.c.customer_id == customer_id, records.c.conversation_id.in_(list(renamed)))
     first = s.scalar(sa.select(sa.func.min(records.c.seq)).where(mine))
     if first is None:
         return 0, None
-    renamed = {c: f"erased-{secrets.token_hex(6)}" for c in conversations}
     prev = s.scalar(sa.select(records.c.hash).where(records.c.seq == first - 1))
     if prev is None:
         prev = s.scalar(sa.select(head.c.base_hash).where(head.c.id == 1))

@@ -99,6 +99,7 @@ def test_erase_keeps_the_audit_chain_verifying(fresh_seeded_url, mask):
     assert exported["customer"]["name"] == "Erased customer" and exported["customer"]["phone"] is None
     assert exported["addresses"] == [] and exported["messages_sent"] == []
     assert all(o["ship_name"] == "Erased customer" for o in exported["orders"])
+    assert exported["conversation_ids"] and not set(exported["conversation_ids"]) & set(summary["conversation_ids"])
     # the operator's check agrees
     verify = cli("actions.backoffice", "audit", "verify", "--url", fresh_seeded_url)
     assert verify.returncode == 0, verify.stderr
