@@ -43,7 +43,9 @@ RULES: dict[str, tuple[str, ...]] = {
         r"\bignore tout ce qui\b|\b(?:olvida|ignora)\s+(?:todas\s+)?(?:tus|las)\s+(?:instrucciones|reglas)\b",
         r"\bfrom now on,?\s+you\s+(?:are|will|must|shall|should|have to|can)\b",
         r"\b(?:your|the)\s+new\s+(?:instructions?|task|role|rules|prompt|directive|objective|goal)\s+(?:is|are|:)",
-        r"\bnew\s+(?:instructions?|rules|system prompt)\s*:",
+        r"\bnew\s+(?:instructions?|rules|system prompt)\s*:|\bneue\s+(?:anweisungen|anweisung|regeln|aufgabe)\s*:",
+        r"\b(?:previous|prior|old|your|all|the)\s+(?:rules|instructions|guidelines)\s+(?:no longer|don't|do not|doesn't|does not)\s+apply\b",
+        r"\b(?:drop|leave|abandon|exit|step out of)\s+(?:your|the)\s+(?:role|persona|character)\b",
         r"\b(?:ignoriere?|vergiss|vergesse|missachte)\s+(?:alle\s+|die\s+|deine\s+)*(?:vorherigen\s+|bisherigen\s+|obigen\s+|vorigen\s+)?" + _GERMAN_RULES,
         r"\b(?:vergiss|vergesse|ignoriere)\s+alles\b",
         r"\bab (?:jetzt|sofort) bist du\b",
@@ -59,6 +61,7 @@ RULES: dict[str, tuple[str, ...]] = {
         r"\b(?:you|answer|respond|reply|act|speak|talk|operate|behave|ai|assistant|bot|model)\b[^.!?\n]{0,40}\b(?:without|with no|free of|free from|no longer (?:bound|restricted) by)\s+(?:any\s+)?(?:restrictions|filters|limitations|rules|guidelines|censorship|ethic|moral|content polic)",
         r"\b(?:stay|remain) in character\b",
         r"\btu so,? als (?:ob|wärst)\b|\bstell dir vor,? du bist\b",
+        r"\bdu\b[^.!?\n]{0,40}\b(?:ohne|keine)\s+(?:jede\s+)?(?:einschränkungen|regeln|richtlinien|filter|zensur)\b",
     ),
     "prompt_extraction": (
         r"\b(?:system|initial|hidden|secret|original|internal|developer|pre-?)\s?prompts?\b",
@@ -67,6 +70,7 @@ RULES: dict[str, tuple[str, ...]] = {
         r"\b(?:repeat|print|output|show|recite)\s+(?:the\s+|all\s+)?(?:text|words|everything|lines?)\s+(?:above|before this|preceding)\b",
         r"\bwhat (?:were|are) you (?:told|instructed|programmed) (?:to do )?(?:before|initially|at the start|by your developers)\b",
         r"\b(?:zeige?|gib|verrate|wiederhole)\s+(?:mir\s+)?(?:deine[nm]?|alle|den|die)\s+(?:prompts?|anweisungen|instruktionen|systemprompt)\b",
+        r"\b(?:wiederhole|zeige?|gib)\s+(?:mir\s+)?(?:den|die|alle)\s+(?:text|wörter|zeilen)\s+(?:über|oberhalb|vor)\b",
     ),
     "delimiter": (
         r"(?:^|\n)\s*(?:#{2,}|={3,}|-{3,})\s*(?:system|assistant|developer|instructions?|new instructions?|admin|context|end of (?:context|prompt|instructions))\b",
