@@ -15,10 +15,16 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-# Bounded and repeatable: the same examples on every run, a few seconds per reader
-# ($DESK_FUZZ_EXAMPLES sets another count, for a longer hunt).
-FUZZ = settings(max_examples=int(os.environ.get("DESK_FUZZ_EXAMPLES", "150")), deadline=None, derandomize=True,
-                suppress_health_check=list(HealthCheck))
+
+
+def fuzz_settings(examples: int) -> settings:
+    """Bounded and repeatable: the same ``examples`` on every run ($DESK_FUZZ_EXAMPLES sets
+    another count, for a longer hunt)."""
+    examples = int(os.environ.get("DESK_FUZZ_EXAMPLES", examples))
+    return settings(max_examples=examples, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+
+
+FUZZ = fuzz_settings(150)  # a few seconds per reader
 
 ODD_TEXT = ["\x00", "\ud800", "\ufeff", "\u2028", "\x85", "\t", "\r", "\x1b", "é", "😀", "9" * 5000, "1e999", ""]
 YAML_TOKENS = [

@@ -10,15 +10,15 @@ Examples are bounded and derandomized, so a run is repeatable and short.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import sqlalchemy as sa
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+import sqlalchemy as sa
+from fuzz_inputs import fuzz_settings
+from hypothesis import given
 from schemathesis.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -48,7 +48,6 @@ CHECKS = [
 # A schema-violating request may be refused with any of these (413: a message over the limit).
 REFUSALS = ["400", "401", "403", "404", "405", "409", "413", "415", "422"]
 CONFIG = schemathesis.Config.from_dict({"checks": {"negative_data_rejection": {"expected-statuses": REFUSALS}}})
-EXAMPLES = int(os.environ.get("DESK_FUZZ_EXAMPLES", "25"))  # per operation and mode
 PATHS = openapi_document("0")["paths"]
 OPERATIONS = [(method.upper(), path) for path, item in PATHS.items() for method in item]
 # Negative examples need something to break: parameters or a body.
@@ -103,7 +102,7 @@ CASES = [(m, p, schemathesis.GenerationMode.POSITIVE) for m, p in OPERATIONS] + 
 def test_operation_answers_as_described(api_schema, fuzzed_server, method, path, mode):
     operation = api_schema[path][method]
 
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @fuzz_settings(25)  # per operation and mode
     @given(case=operation.as_strategy(mode))
     def answers(case):
         case.call_and_validate(base_url=fuzzed_server.url, params={"token": TOKEN}, checks=CHECKS, timeout=30)

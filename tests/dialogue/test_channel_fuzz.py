@@ -16,7 +16,8 @@ import logging
 import httpx
 import pytest
 import websockets
-from hypothesis import HealthCheck, example, given, settings
+from fuzz_inputs import fuzz_settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 from test_channels import WidgetClient
 from test_http_api import load_shop, shop_project
@@ -25,7 +26,7 @@ from dialogue.auth import AuthSettings
 from dialogue.server import ServerSettings, ServerThread, build_app
 
 TOKEN = "a-channel-fuzzing-token"
-FUZZ = settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+FUZZ = fuzz_settings(60)
 
 # Text with what breaks encoders and stores: lone surrogates, NUL, controls, invisible characters.
 NASTY = st.text(
@@ -147,6 +148,14 @@ def test_websocket_answers_every_frame_and_stays_open(server):
     assert_still_serves(server)
 
 
+class PatientWidget(WidgetClient):
+    """Waits for the namespace to connect as long as a busy server may take (the client's own wait is 1 s)."""
+
+    async def __aenter__(self) -> "PatientWidget":
+        await self.client.connect(self.url, socketio_path=self.path, transports=self.transports, wait_timeout=30)
+        return self
+
+
 def test_socketio_ignores_garbage_and_still_answers(server, caplog):
     events = st.fixed_dictionaries(
         {"message": st.one_of(NASTY, JSON)},
@@ -155,11 +164,11 @@ def test_socketio_ignores_garbage_and_still_answers(server, caplog):
     )
 
     async def run(batch) -> None:
-        async with WidgetClient(server.url) as widget:
+        async with PatientWidget(server.url) as widget:
             for event in batch:
                 await widget.client.emit("session_request", {"session_id": event.get("session_id")})
                 await widget.client.emit("user_uttered", event)
-        async with WidgetClient(server.url) as widget:
+        async with PatientWidget(server.url) as widget:
             await widget.client.emit("session_request", {"session_id": "sio-after-fuzz"})
             assert await widget.next() == ("session_confirm", "sio-after-fuzz")
             assert (await widget.utter("hi", "sio-after-fuzz", 1))[0][0] == "bot_uttered"

@@ -41,6 +41,17 @@ def test_yaml_reader(text):
     reads_or_fails_cleanly(rasa_yaml.read, text, "nlu.yml")
 
 
+ANNOTATION_SYNTAX = ["[", "]", "(", ")", "{", "}", '"', ":", ",", "@", "a", " ", "\\", '"entity"', '"value"', '"role"',
+                     '"group"', '"synonym"', "1", "null", "[]", "{}", "é", "\u200b"]
+
+
+@FUZZ
+@given(examples=st.lists(st.lists(st.sampled_from(ANNOTATION_SYNTAX), max_size=20).map("".join), min_size=1, max_size=5))
+def test_annotated_examples(examples):
+    block = "".join(f"    - {example}\n" for example in examples)
+    reads_or_fails_cleanly(rasa_yaml.read, f"nlu:\n- intent: a\n  examples: |\n{block}", "nlu.yml")
+
+
 @FUZZ
 @given(text=st.one_of(st.text(), json_mutated(json.loads(RASA_JSON)), mutated(RASA_JSON, JSON_TOKENS)))
 @example(text='{"rasa_nlu_data": {"common_examples": [{"text": "hi", "intent": ' + "9" * 5000 + "}]}}")
