@@ -61,7 +61,8 @@ def main() -> None:
     own = read_labelled(DEFAULT_DATA)
     deepset = read_labelled(DEEPSET)
     customers = [(text, 0) for text in load_data(ROOT / "data" / "nlu.yml").texts]
-    results: dict = {"threshold": threshold, "n": {"shipped": len(own), "deepset": len(deepset), "customer_messages": len(customers)}}
+    sizes = {"shipped": len(own), "deepset": len(deepset), "customer_messages": len(customers)}
+    results: dict = {"threshold": threshold, "n": sizes}
 
     started = time.perf_counter()
     results["deepset_cv"] = {str(t): summary(cross_validate(deepset, 5, t, base_rows=own)) for t in SWEEP}
@@ -73,7 +74,8 @@ def main() -> None:
     results["shipped_model_on_deepset"] = summary(evaluate(shipped, deepset))
     customer_reports = {"shipped": evaluate(shipped, customers), "shipped_plus_deepset": evaluate(with_deepset, customers)}
     results["customer_messages"] = {
-        name: {**summary(report), "false_alarms": [e["text"] for e in report["errors"]]} for name, report in customer_reports.items()
+        name: {**summary(report), "false_alarms": [e["text"] for e in report["errors"]]}
+        for name, report in customer_reports.items()
     }
     results["shipped_cv"] = summary(cross_validate(own, 5, threshold))
     results["latency_ms"] = latency_ms(with_deepset, [text for text, _ in customers[:500]])

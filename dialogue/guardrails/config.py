@@ -29,6 +29,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from dialogue.guardrails.injection import DEFAULT_THRESHOLD
 from dialogue.guardrails.limits import DEFAULT_MAX_CHARS, MessageLimits
 
 _ENV = re.compile(r"\$\{([^}]+)\}")
@@ -49,7 +50,7 @@ class RateLimitConfig:
 @dataclass(frozen=True)
 class InjectionConfig:
     enabled: bool = True
-    threshold: float = 0.5
+    threshold: float = DEFAULT_THRESHOLD
     max_attempts: int = 3
     model: str | None = None
     response: str = "utter_injection_blocked"

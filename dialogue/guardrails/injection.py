@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 METADATA_KEY = "input_guard"
 REASON_PROMPT_INJECTION = "prompt_injection"
 ENCODED_PAYLOAD = "encoded_payload"
+DEFAULT_THRESHOLD = 0.5  # chosen with bench/guard.py: few false alarms on ordinary customer messages
 BLOCKED_TEXT = (
     "Sorry, I can't act on that message. Please tell me in your own words what you need help with, "
     "for example an order, a return or your account."
@@ -50,7 +51,7 @@ class Verdict:
 class InjectionScreen:
     """Rules and a classifier (``scores(texts) -> [probability of an attack]``, or None: rules only)."""
 
-    def __init__(self, classifier: Any = None, threshold: float = 0.7) -> None:
+    def __init__(self, classifier: Any = None, threshold: float = DEFAULT_THRESHOLD) -> None:
         self.classifier = classifier
         self.threshold = threshold
 
