@@ -78,14 +78,18 @@ class AuthSettings:
         )
 
 
-def decode_jwt(token: str, secret: str, method: str) -> dict | None:
-    """The verified payload of ``token`` (a ``Bearer `` prefix is stripped), or ``None``."""
+def decode_jwt(token: Any, secret: str, method: str) -> dict | None:
+    """The verified payload of ``token`` (a ``Bearer `` prefix is stripped), or ``None``: also
+    for a token that is not text, or holds bytes that are not UTF-8 (Sanic keeps a header's
+    undecodable bytes as lone surrogates)."""
     import jwt
 
+    if not isinstance(token, str):
+        return None
     token = token.removeprefix(BEARER).strip()
     try:
         payload = jwt.decode(token, secret, algorithms=[method])
-    except jwt.PyJWTError as e:
+    except (jwt.PyJWTError, UnicodeEncodeError) as e:
         logger.info("JWT rejected: %s", e)
         return None
     return payload if isinstance(payload, dict) else None

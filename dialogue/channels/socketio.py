@@ -53,6 +53,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
+from dialogue.auth import decode_jwt
 from dialogue.channels import BadInput, outputs, payloads, sender_id, text_parts, user_text
 
 logger = logging.getLogger(__name__)
@@ -127,20 +128,6 @@ def emits(bot_messages: Iterable[Mapping[str, Any]]) -> Iterator[Any]:
                     )
 
 
-def decode_token(token: Any, key: str, method: str) -> dict | None:
-    """The payload of a JWT (``Bearer `` prefix allowed), or ``None`` when it does not verify."""
-    import jwt
-
-    if not isinstance(token, str):
-        return None
-    token = token.removeprefix("Bearer ").strip()
-    try:
-        return jwt.decode(token, key, algorithms=[method])
-    except jwt.PyJWTError as e:
-        logger.info("socket.io connection refused: %s", e)
-        return None
-
-
 def attach(app: Sanic, config: SocketIOConfig) -> Any:
     """Serve socket.io on ``app`` at ``config.socketio_path``; returns the ``AsyncServer``."""
     import socketio
@@ -155,7 +142,7 @@ def attach(app: Sanic, config: SocketIOConfig) -> Any:
     async def connect(sid: str, environ: dict, auth: Any = None) -> bool:
         if config.jwt_key:
             token = auth.get("token") if isinstance(auth, dict) else None
-            if not decode_token(token, config.jwt_key, config.jwt_method):
+            if not decode_jwt(token, config.jwt_key, config.jwt_method):
                 return False
         from dialogue.server import client_address
 

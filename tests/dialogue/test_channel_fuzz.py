@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from urllib.parse import quote_from_bytes
 
 import httpx
 import pytest
@@ -26,6 +27,7 @@ from dialogue.auth import AuthSettings
 from dialogue.server import ServerSettings, ServerThread, build_app
 
 TOKEN = "a-channel-fuzzing-token"
+JWT_SECRET = "a-channel-fuzzing-jwt-secret-long-enough"
 FUZZ = fuzz_settings(60)
 
 # Text with what breaks encoders and stores: lone surrogates, NUL, controls, invisible characters.
@@ -62,7 +64,7 @@ PARSE_DATA = st.one_of(
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     assistant = load_shop(shop_project(tmp_path_factory))
-    with ServerThread(build_app(assistant, ServerSettings(auth=AuthSettings(token=TOKEN)))) as running:
+    with ServerThread(build_app(assistant, ServerSettings(auth=AuthSettings(token=TOKEN, jwt_secret=JWT_SECRET)))) as running:
         running.client = httpx.Client(base_url=running.url, timeout=30, params={"token": TOKEN})
         yield running
         running.client.close()
@@ -91,6 +93,20 @@ def test_raw_bodies_get_json_errors(server, path):
 
     post()
     assert_still_serves(server)
+
+
+def test_any_credentials_get_401(server):
+    header_bytes = st.lists(st.integers(0x20, 0xFF).filter(lambda b: b != 0x7F), max_size=60).map(bytes)
+
+    @FUZZ
+    @given(authorization=header_bytes.map(lambda raw: (b"Bearer " + raw).rstrip()), token=st.binary(max_size=40))
+    @example(authorization=b"Bearer \xff\xfe", token=b"\xed\xa0\x80")
+    def get(authorization, token):
+        reply = httpx.get(f"{server.url}/conversations/x/tracker?token={quote_from_bytes(token)}",
+                          headers={"Authorization": authorization})
+        assert reply.status_code == 401 and reply.json()["code"] == 401, reply.text
+
+    get()
 
 
 def test_rest_requests_with_nasty_fields(server):
