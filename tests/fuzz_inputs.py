@@ -3,7 +3,8 @@
 ``mutated(text, tokens)`` edits a valid file the way people and tools break them: lines deleted,
 duplicated, swapped, re-indented or truncated, and fragments of the format's own syntax (or
 random text) inserted, so most examples still get deep into the reader. ``json_mutated(doc)``
-also replaces a random part of a JSON document's tree with a random JSON value.
+and ``yaml_mutated(doc)`` replace a random part of a document's tree with a random value, so the
+file stays well-formed and only its content is wrong.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import os
 from typing import Any
 
+import yaml
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
@@ -97,6 +99,12 @@ def json_mutated(draw, doc: Any) -> str:
     """``doc`` as JSON text with a random part replaced, then maybe text-level edits too."""
     text = json.dumps(_replace_somewhere(draw, doc), indent=2)
     return draw(mutated(text, JSON_TOKENS)) if draw(st.booleans()) else text
+
+
+@st.composite
+def yaml_mutated(draw, doc: Any) -> str:
+    """``doc`` (a loaded YAML file) written back with a random part replaced."""
+    return yaml.safe_dump(_replace_somewhere(draw, doc), allow_unicode=True, sort_keys=False)
 
 
 def as_bytes(text: str) -> bytes:

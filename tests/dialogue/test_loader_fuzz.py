@@ -1,7 +1,8 @@
 """The domain, stories/rules and project-validation loaders fed garbage and broken files.
 
 Random text and bytes, and the shop project's own files with a few lines deleted, re-indented or
-spliced with YAML syntax (anchors, aliases, tags, flow collections, odd scalars). Loading either
+spliced with YAML syntax (anchors, aliases, tags, flow collections, odd scalars), or with a part
+of their tree replaced by a random value. Loading either
 succeeds or raises the project's ``TrainingDataError`` (``DomainError``, ``StoryDataError``)
 naming the file; ``desk data validate`` reports problems: never another exception.
 """
@@ -12,7 +13,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from fuzz_inputs import FUZZ, as_bytes, mutated
+import yaml
+from fuzz_inputs import FUZZ, as_bytes, mutated, yaml_mutated
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -41,7 +43,8 @@ STORY_ALIASES = [
 
 
 def garbage_or(*valid: str) -> st.SearchStrategy[str]:
-    return st.one_of(st.text(), *(mutated(text) for text in valid))
+    trees = [yaml_mutated(yaml.safe_load(text)) for text in valid]
+    return st.one_of(st.text(), *(mutated(text) for text in valid), *trees)
 
 
 def loads_or_fails_cleanly(load, path: Path, content: str) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from fuzz_inputs import FUZZ, JSON_TOKENS, as_bytes, json_mutated, mutated
+import yaml
+from fuzz_inputs import FUZZ, JSON_TOKENS, as_bytes, json_mutated, mutated, yaml_mutated
 from hypothesis import example, given
 from hypothesis import strategies as st
 from test_readers import NLU_YAML, RASA_JSON
@@ -35,7 +36,7 @@ def reads_or_fails_cleanly(read, text: str, path: str) -> None:
 
 
 @FUZZ
-@given(text=st.one_of(st.text(), mutated(NLU_YAML)))
+@given(text=st.one_of(st.text(), mutated(NLU_YAML), yaml_mutated(yaml.safe_load(NLU_YAML))))
 @example(text="a: &a [*a]\nnlu: *a")
 def test_yaml_reader(text):
     reads_or_fails_cleanly(rasa_yaml.read, text, "nlu.yml")
