@@ -27,10 +27,14 @@ import httpx
 import pytest
 import yaml
 
+from dialogue.guardrails.limits import DEFAULT_MAX_CHARS
+
 ROOT = Path(__file__).resolve().parents[2]
 CONVERSATIONS = yaml.safe_load((Path(__file__).parent / "conversations.yml").read_text(encoding="utf-8"))["conversations"]
 VERIFICATION_TOOLS = {"action_identify_customer", "action_send_verification_code", "action_check_verification_code"}
 # The back-office tools the reference assistant may call (policy.yml's allowlist), but verifying.
+MAX_MESSAGE_CHARS = (yaml.safe_load((ROOT / "config.yml").read_text()).get("guardrails") or {}).get(
+    "max_message_chars", DEFAULT_MAX_CHARS)
 ACCOUNT_TOOLS = {tool for tools in yaml.safe_load((ROOT / "policy.yml").read_text())["allowlist"].values()
                  for tool in tools} - VERIFICATION_TOOLS
 CODE_PLACEHOLDER = "{verification_code}"
@@ -110,8 +114,9 @@ def turns_of(conversation: dict) -> list[Turn]:
     for turn in conversation["turns"]:
         if isinstance(turn, str):
             turns.append(Turn(text=turn))
-        elif "repeat" in turn:
-            turns.append(Turn(text=turn["repeat"] * turn["times"], status=turn.get("status", 200)))
+        elif "over_limit" in turn:  # repeated until one character or more over the configured limit
+            text = turn["over_limit"] * (MAX_MESSAGE_CHARS // len(turn["over_limit"]) + 1)
+            turns.append(Turn(text=text, status=turn.get("status", 200)))
         else:
             turns.append(Turn(text=turn.get("text"), body=turn.get("body"), status=turn.get("status", 200)))
     return turns
