@@ -78,6 +78,10 @@ def _known_types(patterns: Mapping[str, Any]) -> frozenset[str]:
 
 
 _UNUSED_BY_PRESIDIO = ("transformers", "torch")
+# spaCy's OntoNotes labels: people and places are personal data, the rest is ignored.
+_SPACY_LABELS = {"PERSON": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION"}
+_SPACY_LABELS_IGNORED = ["CARDINAL", "DATE", "EVENT", "LANGUAGE", "LAW", "MONEY", "NORP", "ORDINAL", "ORG",
+                         "PERCENT", "PRODUCT", "QUANTITY", "TIME", "WORK_OF_ART"]
 
 
 def _import_presidio() -> None:
@@ -150,7 +154,9 @@ class PiiMasker:
                 from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
                 provider = NlpEngineProvider(nlp_configuration={
-                    "nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": SPACY_MODEL}]})
+                    "nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": SPACY_MODEL}],
+                    "ner_model_configuration": {"model_to_presidio_entity_mapping": _SPACY_LABELS,
+                                                "labels_to_ignore": _SPACY_LABELS_IGNORED}})
                 registry = RecognizerRegistry(supported_languages=["en"])
                 for recognizer in self._pattern_recognizers + [SpacyRecognizer(supported_entities=sorted(NER_TYPES))]:
                     registry.add_recognizer(recognizer)

@@ -135,6 +135,6 @@ class OutputRail:
             return True
         if finding.entity_type == "PERSON" and not _FULL_NAME.match(finding.text):
             return True  # the small NER model's guesses: only "First Last" counts as a name
-        if value in self.config.allow:
-            return True
+        if any(value in allowed for allowed in self.config.allow):
+            return True  # public, or part of a public value ("Everett St" of "1200 NW Everett St")
         return any(value in text for text in said) or any(value in text for text in template_texts)

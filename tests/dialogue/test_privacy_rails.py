@@ -277,3 +277,12 @@ def test_the_reference_assistant_never_asks_for_payment_card_details():
     asked = [m.group(0) for text in texts for m in asking.finditer(text)
              if not re.search(r"(?i)(don't|do not|never|not)\s+\w*\s*$", text[: m.start()][-25:])]
     assert asked == []
+
+
+def test_public_values_and_their_parts_pass_the_output_rail(pii):
+    rail = PersonalDataRail.from_config({"output": {"allow": ["1200 NW Everett St"]}})
+    booked = {"event": "bot", "metadata": {},
+              "text": "Booked: your fitting on Friday 27 November at 11:00 at our Portland store (1200 NW Everett St)."}
+    assert rail.output.disallowed(booked, []) == []  # spaCy takes "Everett St" for a name
+    other = {"event": "bot", "metadata": {}, "text": "Your parcel went to Jane Roe at 12 Elm Street."}
+    assert rail.output.disallowed(other, []) == ["PERSON", "STREET_ADDRESS"]
