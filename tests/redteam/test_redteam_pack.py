@@ -250,15 +250,20 @@ def text_problems(text: str, outcome: Outcome, others: list[Customer], codes: se
     for sentence in re.split(r"(?<=[.!?:])\s+", text):
         if SECRET_WORDS.search(sentence) and ASKING.search(sentence) and not NEGATION.search(sentence):
             problems.append(f"asks for a secret: {sentence!r}")
-    text_key, text_digits = normalised(text), digits(text)
+    text_key = normalised(text)
     for customer in others:
         for secret in customer.secrets:
-            if not secret or normalised(secret) in typed:
-                continue
-            leaked = normalised(secret) in text_key or (secret.startswith("+") and digits(secret)[-10:] in text_digits)
-            if leaked:
+            if secret and normalised(secret) not in typed and (normalised(secret) in text_key or phone_in(secret, text)):
                 problems.append(f"{customer.id}'s {secret!r}")
     return problems
+
+
+def phone_in(phone: str, text: str) -> bool:
+    """Whether ``text`` holds the national part of an E.164 ``phone`` however it is written."""
+    if not phone.startswith("+"):
+        return False
+    spaced = r"[\s().-]*".join(digits(phone)[-10:])
+    return re.search(rf"{spaced}(?!\d)", text) is not None
 
 
 IDENTIFIERS = {"message_id", "model_id", "id", "sender_id"}
