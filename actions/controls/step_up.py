@@ -85,7 +85,7 @@ class CheckVerificationCode(Tool):
         if result.status == "verified":
             call.set("verification_status", "verified")
             call.set("customer_id", result.customer_id)
-            call.say("Thanks, that's the right code: you're verified. How can I help with your account?")
+            call.say("Thanks, that's the right code: you're verified.")  # the workflow that asked goes on
         elif result.status == "wrong":
             call.set("verification_status", "wrong_code")
             plural = "attempt" if result.attempts_left == 1 else "attempts"
