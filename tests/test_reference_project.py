@@ -5,6 +5,7 @@ server on a freshly seeded back office)."""
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -56,9 +57,20 @@ def test_every_workflow_tool_is_allowed_where_the_rules_call_it():
     assert set(policy["workflows"]) >= {"track_order", "cancel_order", "get_refund", "delete_account", "recover_password"}
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_desk_test_runs_the_test_conversations_on_a_fresh_back_office(tmp_path):
+    # the project's endpoints, with the action server on a port nothing else uses
+    endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text())
+    endpoints["action_endpoint"]["url"] = f"http://localhost:{free_port()}/webhook"
+    (tmp_path / "endpoints.yml").write_text(yaml.safe_dump(endpoints))
     result = subprocess.run(
-        [sys.executable, "-m", "dialogue.cli", "test", "--out", str(tmp_path / "results")],
+        [sys.executable, "-m", "dialogue.cli", "test", "--endpoints", str(tmp_path / "endpoints.yml"),
+         "--out", str(tmp_path / "results")],
         cwd=ROOT, capture_output=True, text=True, timeout=900,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
