@@ -885,6 +885,9 @@ def action_server_for(
     project_dir = Path(project_dir)
     child, url = plan_action_server(project_dir, endpoints, default_port)
     if child is None:
+        if url and has_backoffice(project_dir):
+            print(f"Using the action server already running at {url}: the stories run on its back office, "
+                  "and {verification_code} is not filled in.", flush=True)
         yield ProjectActionServer(url)
         return
     with contextlib.ExitStack() as stack:
