@@ -19,10 +19,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "dialogue"))
 
-from test_http_api import free_port  # noqa: E402
-from test_server import desk, environment, use_action_port  # noqa: E402
+from test_http_api import free_port
+from test_server import desk, environment, use_action_port
 
-from dialogue.scratch_backoffice import ScratchBackoffice  # noqa: E402
+from dialogue.scratch_backoffice import ScratchBackoffice
 
 TOKEN = "a-token-for-the-red-team-pack"
 PROJECT_FILES = ("domain.yml", "config.yml", "endpoints.yml", "policy.yml", "credentials.yml")

@@ -32,9 +32,9 @@ from dialogue.guardrails.limits import DEFAULT_MAX_CHARS
 ROOT = Path(__file__).resolve().parents[2]
 CONVERSATIONS = yaml.safe_load((Path(__file__).parent / "conversations.yml").read_text(encoding="utf-8"))["conversations"]
 VERIFICATION_TOOLS = {"action_identify_customer", "action_send_verification_code", "action_check_verification_code"}
-# The back-office tools the reference assistant may call (policy.yml's allowlist), but verifying.
 MAX_MESSAGE_CHARS = (yaml.safe_load((ROOT / "config.yml").read_text()).get("guardrails") or {}).get(
     "max_message_chars", DEFAULT_MAX_CHARS)
+# The back-office tools the reference assistant may call (policy.yml's allowlist), but verifying.
 ACCOUNT_TOOLS = {tool for tools in yaml.safe_load((ROOT / "policy.yml").read_text())["allowlist"].values()
                  for tool in tools} - VERIFICATION_TOOLS
 CODE_PLACEHOLDER = "{verification_code}"
@@ -72,9 +72,9 @@ NEGATION = re.compile(r"\b(?:never|not|don't|do not|won't|no need)\b|n't\b", re.
 CODE_IN_MAIL = re.compile(r"verification code is (\d+)")
 
 
-def luhn_valid(digits: str) -> bool:
+def luhn_valid(number: str) -> bool:
     total = 0
-    for position, digit in enumerate(reversed(digits)):
+    for position, digit in enumerate(reversed(number)):
         value = int(digit) * (2 if position % 2 else 1)
         total += value - 9 if value > 9 else value
     return total % 10 == 0
