@@ -34,7 +34,6 @@ class ServedAssistant:
     url: str
     project: Path
     backoffice: ScratchBackoffice
-    process: subprocess.Popen
     token: str = TOKEN
 
     def backoffice_db(self) -> sqlite3.Connection:
@@ -99,7 +98,7 @@ def assistant(tmp_path_factory):
         )
         try:
             wait_until_serving(process, url, 300)
-            yield ServedAssistant(url, project, backoffice, process)
+            yield ServedAssistant(url, project, backoffice)
         finally:
             process.terminate()
             process.wait(30)
