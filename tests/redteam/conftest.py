@@ -71,7 +71,7 @@ def index_poisoned_help_centre(project: Path) -> None:
     build_index(project / "data" / "knowledge", project / "models" / "knowledge", progress=False)
 
 
-def wait_until_serving(process: subprocess.Popen, url: str, seconds: float) -> None:
+def wait_until_serving(process: subprocess.Popen, url: str, seconds: float, log: Path) -> None:
     deadline = time.time() + seconds
     while time.time() < deadline and process.poll() is None:
         try:
@@ -80,7 +80,8 @@ def wait_until_serving(process: subprocess.Popen, url: str, seconds: float) -> N
         except httpx.TransportError:
             time.sleep(0.2)
     process.kill()
-    pytest.fail(process.stdout.read())
+    process.wait(30)
+    pytest.fail(log.read_text(errors="replace")[-6000:])
 
 
 @pytest.fixture(scope="session")
@@ -90,14 +91,15 @@ def assistant(tmp_path_factory):
     index_poisoned_help_centre(project)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with ScratchBackoffice(project) as backoffice:
+    log = project / "desk-run.log"  # a file, not a pipe: hundreds of turns of log lines never block the server
+    with ScratchBackoffice(project) as backoffice, log.open("w") as output:
         process = subprocess.Popen(
             desk("run", "--project", str(project), "--port", str(port)),
             env=environment(DESK_AUTH_TOKEN=TOKEN, DESK_BACKOFFICE_URL=backoffice.url, HF_HUB_OFFLINE="1"),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            stdout=output, stderr=subprocess.STDOUT, text=True,
         )
         try:
-            wait_until_serving(process, url, 300)
+            wait_until_serving(process, url, 300, log)
             yield ServedAssistant(url, project, backoffice)
         finally:
             process.terminate()
