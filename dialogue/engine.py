@@ -23,7 +23,8 @@ A turn, as Rasa 3 runs it:
    against the number of events the turn started from.
 
 With ``privacy`` (:mod:`dialogue.guardrails.personal_data`), a message holding a payment card
-number gets a warning instead of step 5-7, the turn's bot messages pass the output rail, the
+number is not parsed (it is stored with an empty parse: number entities would hold the card's
+digits) and gets a warning instead of steps 5-7, the turn's bot messages pass the output rail, the
 events are masked as they are stored in step 8, and a ``consent`` in the message's metadata is
 recorded as a slot event.
 
@@ -67,7 +68,8 @@ from dialogue.actions import (
     action_for_name,
 )
 from dialogue.domain import Domain
-from dialogue.guardrails.injection import BLOCKED_TEXT, REASON_PROMPT_INJECTION
+from dialogue.guardrails.injection import BLOCKED_TEXT, REASON_PROMPT_INJECTION, InjectionRail
+from dialogue.guardrails.retrieval import ScreenedAnswerer
 from dialogue.handoff import (
     ACTION_HANDOFF,
     HANDOFF_TEXT,
@@ -229,6 +231,8 @@ class Assistant:
         self.privacy = privacy
         #: a :class:`dialogue.guardrails.injection.InjectionRail`, or None (nothing screened)
         self.input_rail = input_rail
+        if input_rail is not None and knowledge is not None:  # the retrieval rail
+            knowledge = ScreenedAnswerer(knowledge, input_rail.screen)
         self.knowledge = privacy.knowledge(knowledge) if privacy is not None and knowledge is not None else knowledge
         self.nlu = nlu
         self.policies = policies or PolicyEnsemble.from_config(domain, story_data or StoryData(), None)
@@ -268,7 +272,11 @@ class Assistant:
             verdict = await self._screen(message.text, message.sender_id)
             if verdict is not None and verdict.flagged:
                 return await self._refuse_input(message, verdict)
-            parse_data = await asyncio.to_thread(self.parse, message.text)
+            card_pasted = self.privacy is not None and await asyncio.to_thread(self.privacy.card_pasted, message.text)
+            if card_pasted:  # not acted on, and its number entities (the card's digits) never stored
+                parse_data = InjectionRail.blocked_parse(message.text)
+            else:
+                parse_data = await asyncio.to_thread(self.parse, message.text)
             turn = await self._start_turn(message.sender_id, message.input_channel, message.metadata)
             self._log_user(turn, message.text, parse_data, message.input_channel, message.message_id, message.metadata)
             if self.privacy is not None:
@@ -278,7 +286,7 @@ class Assistant:
             if tracker.paused and intent != RESTART_INTENT:
                 await self._save(turn)
                 return []
-            if self.privacy is not None and await asyncio.to_thread(self.privacy.card_pasted, message.text):
+            if card_pasted:
                 turn.log(ev.bot_uttered_from_response(self.privacy.card_warning(), timestamp=self.clock()))
                 self._log_action(turn, Prediction(ACTION_LISTEN, PRIVACY_POLICY))
                 await self._save(turn)
