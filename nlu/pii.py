@@ -3,8 +3,8 @@
 :class:`PiiMasker` finds entities of the Presidio types it is asked for (``EMAIL_ADDRESS``,
 ``PHONE_NUMBER``, ``PERSON``, ``LOCATION``, ``CREDIT_CARD``, ``US_SSN``, ``IBAN_CODE`` ...) and
 replaces each with ``<TYPE>``. Beside Presidio's recognisers it knows ``STREET_ADDRESS`` (a house
-number and a street: "42 Elm Street") and any pattern types a project declares (order and
-invoice numbers: ``privacy.patterns`` in config.yml).
+number and a street: "42 Elm Street"), ``CARD_SECURITY_CODE`` and any pattern types a project
+declares (order and invoice numbers: ``privacy.patterns`` in config.yml).
 
 :class:`MaskingPolicy` says which types are masked where (``privacy.mask`` in config.yml):
 
@@ -14,8 +14,10 @@ invoice numbers: ``privacy.patterns`` in config.yml).
 - ``export``: conversation exports (``desk gdpr export``, analytics);
 - ``llm``: the text an LLM is sent.
 
-Full card numbers (``CREDIT_CARD``: 13-19 digits passing the Luhn check) and government
-identifiers (:data:`ALWAYS_MASKED`) are masked at every destination whatever the configuration.
+Full card numbers (``CREDIT_CARD``: 13-19 digits passing the Luhn check), card security codes
+(``CARD_SECURITY_CODE``: the 3-4 digits after "CVV", "CVC", "CID" or "security code") and
+government identifiers (:data:`ALWAYS_MASKED`) are masked at every destination whatever the
+configuration.
 
 Presidio and spaCy take seconds to load: :func:`get_masker` builds one masker per process at
 first use, and spaCy is loaded only when a name or place (``PERSON``, ``LOCATION``) is first
@@ -37,7 +39,8 @@ PRESIDIO_PATTERN_TYPES = frozenset(
     {"EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "US_ITIN", "US_PASSPORT", "IBAN_CODE", "IP_ADDRESS"}
 )
 STREET_ADDRESS = "STREET_ADDRESS"
-ALWAYS_MASKED = frozenset({"CREDIT_CARD", "US_SSN", "US_ITIN", "US_PASSPORT"})
+CARD_SECURITY_CODE = "CARD_SECURITY_CODE"
+ALWAYS_MASKED = frozenset({"CREDIT_CARD", CARD_SECURITY_CODE, "US_SSN", "US_ITIN", "US_PASSPORT"})
 DESTINATIONS = ("store", "logs", "audit", "export", "llm")
 
 _CONTACT = ("EMAIL_ADDRESS", "PHONE_NUMBER", "IBAN_CODE", "IP_ADDRESS", STREET_ADDRESS)
@@ -53,7 +56,10 @@ _STREET = (
     r"\b\d{1,5}[A-Za-z]?\s+(?:[A-Z][a-z]+\s+){1,3}"
     r"(?:Street|St|Avenue|Ave|Road|Rd|Lane|Ln|Drive|Dr|Boulevard|Blvd|Way|Court|Ct|Place|Pl|Terrace|Close|Square)\b\.?"
 )
-_BUILT_IN_PATTERN_TYPES = PRESIDIO_PATTERN_TYPES | {STREET_ADDRESS}
+# The 3-4 digits after "CVV", "CVC", "CID" or "security code" (Presidio matches with the `regex`
+# module, case-insensitively: the look-behind may vary in width, so only the digits are masked).
+_SECURITY_CODE = r"(?<=\b(?:cvv2?|cvc2?|cid|security\s+code)\b[\s:#=-]{0,3}(?:is\s+)?)\d{3,4}\b"
+_BUILT_IN_PATTERN_TYPES = PRESIDIO_PATTERN_TYPES | {STREET_ADDRESS, CARD_SECURITY_CODE}
 _MAY_HOLD_PATTERN = re.compile(r"[\d@]")
 _TYPE_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
@@ -74,7 +80,7 @@ class Finding:
 
 
 def _known_types(patterns: Mapping[str, Any]) -> frozenset[str]:
-    return PRESIDIO_PATTERN_TYPES | NER_TYPES | {STREET_ADDRESS} | frozenset(patterns)
+    return _BUILT_IN_PATTERN_TYPES | NER_TYPES | frozenset(patterns)
 
 
 _UNUSED_BY_PRESIDIO = ("transformers", "torch")
@@ -134,6 +140,7 @@ class PiiMasker:
             CreditCardRecognizer(), EmailRecognizer(), IbanRecognizer(), IpRecognizer(), PhoneRecognizer(),
             UsSsnRecognizer(), UsItinRecognizer(), UsPassportRecognizer(),
             PatternRecognizer(STREET_ADDRESS, patterns=[Pattern("street address", _STREET, 0.6)]),
+            PatternRecognizer(CARD_SECURITY_CODE, patterns=[Pattern("card security code", _SECURITY_CODE, 0.9)]),
         ]
         for name, expressions in self.patterns.items():
             recognizers.append(
@@ -282,7 +289,7 @@ class MaskingPolicy:
 
     @property
     def known_types(self) -> frozenset[str]:
-        """Every type this policy can mask: Presidio's chosen ones, STREET_ADDRESS and the patterns."""
+        """Every type this policy can mask: Presidio's chosen ones, ours and the patterns."""
         return _known_types(self.patterns)
 
     def types(self, destination: str) -> frozenset[str]:

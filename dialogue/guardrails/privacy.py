@@ -96,13 +96,33 @@ class ConversationMasker:
             out["text"] = self.text(out.get("text"), destination)
         if kind == "user" and isinstance(out.get("parse_data"), dict):
             parse = out["parse_data"]
+            entities = [e for e in parse.get("entities") or [] if isinstance(e, dict)]
+            self._mask_entities(entities, parse.get("text"), destination)
             parse["text"] = self.text(parse.get("text"), destination)
-            for entity in parse.get("entities") or []:
-                if isinstance(entity, dict):
-                    entity["value"] = self.policy.mask_values(entity.get("value"), destination)
         if kind == "slot" and (destination != "store" or out.get("name") not in self.config.keep_slots):
             out["value"] = self.policy.mask_values(out.get("value"), destination)
         return out
+
+    def _mask_entities(self, entities: list[dict], text: Any, destination: str) -> None:
+        """Mask, in place, the values of ``entities`` (of the message ``text``). A value inside a
+        span masked in the text becomes that span's ``<TYPE>``, whatever its type (the number
+        entities 4012 and 1881 of a card number); any other value is masked as rendered, so a
+        number (378282246310005) is masked like the text it was parsed from."""
+        types = self.policy.types(destination)
+        spans = []
+        if entities and isinstance(text, str) and may_hold(text, types):
+            spans = self.policy.masker().analyze(text, types)
+        for entity in entities:
+            start, end, value = entity.get("start"), entity.get("end"), entity.get("value")
+            covering = [f for f in spans if isinstance(start, int) and isinstance(end, int)
+                        and start < f.end and f.start < end]
+            if covering:
+                entity["value"] = " ".join(f"<{f.entity_type}>" for f in covering)
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                masked = self.policy.mask_text(str(value), destination)
+                entity["value"] = value if masked == str(value) else masked
+            else:
+                entity["value"] = self.policy.mask_values(value, destination)
 
     def events(self, events: list[Mapping[str, Any]], destination: str = "store") -> list[dict]:
         return [self.event(e, destination) for e in events]

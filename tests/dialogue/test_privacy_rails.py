@@ -85,9 +85,25 @@ def test_a_pasted_card_is_never_stored_and_the_customer_is_warned(tmp_path, serv
     events = stored_events(tmp_path, "u2")
     user = [e for e in events if e["event"] == "user"][-1]
     assert user["text"] == "my card is <CREDIT_CARD> exp 12/29, cancel order ORD-11111"
+    # not parsed: number entities would hold the card's digits, an intent would act on it
+    assert user["parse_data"]["entities"] == [] and user["parse_data"]["intent"]["name"] is None
     warning = [e for e in events if e["event"] == "bot"][-1]
     assert warning["metadata"]["privacy"] == "card_details_removed"  # the event says why it was said
     assert "secure link" in CARD_WARNING and "never ask you for your full card number" in CARD_WARNING
+
+
+def test_entity_values_inside_a_masked_span_are_masked_whatever_their_type(pii):
+    from dialogue import events as ev
+    from dialogue.guardrails.privacy import ConversationMasker
+
+    text = "card 4012 8888 8888 1881 cvv 737, amex 378282246310005, 2 shirts"
+    numbers = [(5, 9, 4012), (20, 24, 1881), (29, 32, 737), (39, 54, 378282246310005), (56, 57, 2)]
+    entities = [{"entity": "number", "start": s, "end": e, "value": v} for s, e, v in numbers]
+    entities.append({"entity": "amount", "value": 378282246310005})  # no position: masked as rendered
+    stored = ConversationMasker().event(ev.user_uttered(text, {"text": text, "entities": entities}))
+    assert stored["text"] == "card <CREDIT_CARD> cvv <CARD_SECURITY_CODE>, amex <CREDIT_CARD>, 2 shirts"
+    assert [e["value"] for e in stored["parse_data"]["entities"]] == [
+        "<CREDIT_CARD>", "<CREDIT_CARD>", "<CARD_SECURITY_CODE>", "<CREDIT_CARD>", 2, "<CREDIT_CARD>"]
 
 
 def test_a_number_failing_the_luhn_check_is_not_a_card(tmp_path, server, pii):

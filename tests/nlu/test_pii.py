@@ -26,6 +26,18 @@ def test_cards_and_government_ids_are_masked_everywhere(policy):
     assert policy.mask_text("card 4111 1111 1111 1112", "store") == "card 4111 1111 1111 1112"  # fails the Luhn check
 
 
+@pytest.mark.parametrize("text, masked", [
+    ("exp 11/29 cvv 737", "exp 11/29 cvv <CARD_SECURITY_CODE>"),
+    ("CVC: 1234, thanks", "CVC: <CARD_SECURITY_CODE>, thanks"),
+    ("the security code is 042", "the security code is <CARD_SECURITY_CODE>"),
+    ("cid=3714", "cid=<CARD_SECURITY_CODE>"),
+    ("cvv 73737 and order 737", "cvv 73737 and order 737"),  # not 3-4 digits, no keyword
+])
+def test_card_security_codes_are_masked_everywhere(policy, text, masked):
+    for destination in ("store", "logs", "llm"):
+        assert policy.mask_text(text, destination) == masked
+
+
 def test_our_identifiers_are_not_taken_for_phone_numbers(policy):
     assert policy.mask_text("invoice INV-339010 please", "store") == "invoice INV-339010 please"
     assert policy.mask_text("a street: 42 Elm Street, Portland", "store") == "a street: <STREET_ADDRESS>, Portland"
