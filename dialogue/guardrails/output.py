@@ -5,10 +5,12 @@ A value found is allowed when
 
 - it is already masked (``j***@example.com``, ``<EMAIL_ADDRESS>``);
 - it is public, listed under ``allow`` (the shop's own e-mail address, phone number, store address);
-- the customer of this conversation typed it (their own address, the new name they asked for):
-  the dialogue never sees the back office's record of the verified customer (the action server
-  reads it from the database and its tools mask what they read), so what this customer said is
-  the customer's own data as far as the dialogue knows;
+- the customer of this conversation gave it (their own address, the new name they asked for),
+  in a message or in a slot filled from one (a message of an earlier turn is read back masked; a
+  slot of ``privacy.keep_slots`` is stored as set): the dialogue never sees the back office's
+  record of the verified customer (the action server reads it from the database and its tools
+  mask what they read), so what this customer gave is the customer's own data as far as the
+  dialogue knows;
 - it is part of the domain response's own template text, for a response of the domain.
 
 Anything else (another customer's e-mail address, phone number, address or name) replaces the
@@ -96,7 +98,8 @@ class OutputRail:
 
     def check_events(self, events: list[dict], conversation_texts: Iterable[str], sender_id: str = "") -> int:
         """Replace, in place, the text of each bot event in ``events`` that fails the check;
-        ``conversation_texts`` are the customer's own messages. Returns how many were replaced."""
+        ``conversation_texts``: what the customer gave (their messages, slot values). Returns how
+        many were replaced."""
         if not self.config.enabled:
             return 0
         texts = list(conversation_texts)

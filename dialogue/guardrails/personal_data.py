@@ -61,8 +61,17 @@ class PersonalDataRail:
         return {"text": self.config.card_warning, "privacy": "card_details_removed"}
 
     def check_output(self, new_events: list[dict], tracker_events: Iterable[Mapping[str, Any]], sender_id: str) -> int:
-        said = [e.get("text") for e in tracker_events if e.get("event") == "user"]
-        return self.output.check_events(new_events, said, sender_id)
+        """Pass the turn's bot messages through the output rail. What the customer gave in this
+        conversation: the texts of their messages (this turn's as typed, earlier turns' as
+        stored, masked) and the values of the conversation's slots (drawn from their messages;
+        ``keep_slots`` are stored as set, so "455 Pine Street" given turns ago still counts)."""
+        given: list[str] = []
+        for event in tracker_events:
+            if event.get("event") == "user":
+                given.append(event.get("text"))
+            elif event.get("event") == "slot":
+                given += _strings(event.get("value"))
+        return self.output.check_events(new_events, given, sender_id)
 
     def for_storage(self, events: list[Mapping[str, Any]]) -> list[dict]:
         return self.masker.events(events, "store")
@@ -72,3 +81,10 @@ class PersonalDataRail:
 
     def knowledge(self, answerer: Any) -> MaskingAnswerer | None:
         return None if answerer is None else MaskingAnswerer(answerer, self.masker)
+
+
+def _strings(value: Any) -> list[str]:
+    """The strings in a slot value (a text, or a list of them)."""
+    if isinstance(value, str):
+        return [value]
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []

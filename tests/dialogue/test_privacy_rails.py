@@ -302,3 +302,25 @@ def test_public_values_and_their_parts_pass_the_output_rail(pii):
     assert rail.output.disallowed(booked, []) == []  # spaCy takes "Everett St" for a name
     other = {"event": "bot", "metadata": {}, "text": "Your parcel went to Jane Roe at 12 Elm Street."}
     assert rail.output.disallowed(other, []) == ["PERSON", "STREET_ADDRESS"]
+
+
+def test_an_address_the_customer_gave_turns_ago_passes_the_output_rail_and_no_other(pii):
+    import yaml
+
+    from dialogue import events as ev
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[2] / "config.yml").read_text())["privacy"]
+    rail = PersonalDataRail.from_config(config)
+    typed = [ev.user_uttered("change the address of ORD-10116"), ev.user_uttered("455 Pine Street"),
+             ev.slot_set("address_line1", "455 Pine Street"), ev.user_uttered("Seattle"),
+             ev.slot_set("city", "Seattle"), ev.slot_set("address_line1", None)]
+    stored = rail.for_storage(typed)  # the earlier turns, as the next turn reads them back
+    assert stored[1]["text"] == "<STREET_ADDRESS>" and stored[2]["value"] == "455 Pine Street"  # kept slot
+    turn = [ev.user_uttered("USA"), ev.bot_uttered("Done: order ORD-10116 will now go to 455 Pine Street, Seattle 98101, US."),
+            ev.bot_uttered("Done: order ORD-10117 will now go to 12 Elm Street, Austin 73301, US.")]
+    assert rail.check_output(turn, stored + turn, "u9") == 1
+    assert turn[1]["text"] == "Done: order ORD-10116 will now go to 455 Pine Street, Seattle 98101, US."
+    assert turn[2]["text"] == SAFE_TEXT and turn[2]["metadata"]["privacy"]["blocked"] == ["STREET_ADDRESS"]
+    # the address typed in an earlier turn, in no slot: stored masked, so not recognised
+    other = [ev.bot_uttered("Done: it will now go to 455 Pine Street.")]
+    assert rail.check_output(other, stored[:2] + other, "u9") == 1
