@@ -3,7 +3,8 @@
 The conversation's state is read from the tracker Rasa sends: the latest message's intent, the
 active form, and any form that was active during the current turn (a form that has just
 collected its last slot is deactivated before its submit action runs, so the form that was
-filling the slots still counts).
+filling the slots still counts). A form's questions (``action_ask_<slot>``) only ask and need no
+entry, as on the dialogue side.
 """
 
 from __future__ import annotations
@@ -45,4 +46,4 @@ def _forms_of_current_turn(events: list[dict[str, Any]]) -> set[str]:
 
 
 def is_allowed(tracker: Tracker, tool: str, policy: Policy) -> bool:
-    return tool in policy.allowed_tools(conversation_states(tracker))
+    return tool.startswith("action_ask_") or tool in policy.allowed_tools(conversation_states(tracker))

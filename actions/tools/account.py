@@ -1,8 +1,10 @@
-"""Account tools: ``action_edit_account`` and ``action_close_account``.
+"""Account tools: ``action_edit_account``, ``action_close_account`` and the closure's question
+``action_ask_close_account_confirmed``.
 
 Slots read: ``new_name``, ``new_email``, ``new_phone`` (when the latest message's intent is
 ``edit_account``, its ``person``, ``email`` and ``phone`` entities count too),
-``close_reason`` (optional). Slot set: ``approval_id``.
+``close_reason`` (optional), ``close_account_confirmed`` ("yes" once the customer confirmed the
+account named in the question). Slot set: ``approval_id``.
 
 A changed e-mail address is announced to the previous address as well. Closing an account is
 never done by the assistant: it checks that no order is still in progress and queues an approval
@@ -60,11 +62,27 @@ class EditAccount(Tool):
         call.say(text)
 
 
+class AskCloseAccountConfirmed(Tool):
+    """The last question of close_account_form: it names the account that would be closed."""
+
+    def name(self) -> str:
+        return "action_ask_close_account_confirmed"
+
+    def execute(self, call: Call) -> None:
+        call.outcome = "asked"
+        call.say(
+            f"To confirm: close the Northwind account registered to {mask_email(call.customer().email)}? Yes or no",
+            buttons=[{"title": "Yes, close it", "payload": "/affirm"}, {"title": "No, keep it", "payload": "/deny"}],
+        )
+
+
 class CloseAccount(Tool):
     def name(self) -> str:
         return "action_close_account"
 
     def execute(self, call: Call) -> None:
+        if call.slot("close_account_confirmed") != "yes":
+            raise ToolFailure("I'll only pass on a request to close your account once you've confirmed it.", "not_confirmed")
         customer = call.customer()
         if customer.status == "closed":
             call.outcome = "already_closed"

@@ -3,7 +3,8 @@
 Every form validator checks the same slots the same way (:mod:`.inputs`): a bad value is
 refused with the sentence that says why, and the form asks again; a good one is stored in normal
 form (``ord 10001`` -> ``ORD-10001``, a phone number in E.164, a date as ``YYYY-MM-DD``). Only
-the slots a form lists under ``required_slots`` in the domain are validated by it.
+the slots a form lists under ``required_slots`` in the domain are validated by it. When a form
+starts, what an earlier request left in its slots is cleared (:mod:`.requests`).
 
 Forms: ``verification_form``, ``order_status_form``, ``cancel_order_form``,
 ``change_address_form``, ``invoice_form``, ``refund_form``, ``ticket_form``,
@@ -18,6 +19,7 @@ from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
@@ -26,6 +28,7 @@ from actions.backoffice.models import TICKET_PRIORITIES
 from actions.tools import inputs
 from actions.tools.appointments import TYPES
 from actions.tools.inputs import Invalid
+from actions.tools.requests import stale_slots
 
 
 def _today():
@@ -97,10 +100,17 @@ def _validator(slot: str, check: Callable[[Any], Any]):
 
 
 class SlotChecks(FormValidationAction, ABC):
-    """``validate_<slot>`` for every slot in :data:`CHECKS`; subclasses only name the form."""
+    """``validate_<slot>`` for every slot in :data:`CHECKS`, and a fresh start for each request;
+    subclasses only name the form."""
 
     @abstractmethod
     def name(self) -> str: ...
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+        stale = stale_slots(self.form_name(), tracker, domain)
+        events = await super().run(dispatcher, tracker, domain)
+        kept = [e for e in events if not (e.get("event") == "slot" and e.get("name") in stale)]
+        return kept + [SlotSet(slot, None) for slot in sorted(stale)]
 
 
 for _slot, _check in CHECKS.items():
@@ -153,5 +163,23 @@ class ValidateEditAccountForm(SlotChecks):
 
 
 class ValidateCloseAccountForm(SlotChecks):
+    """Only the verified customer's own account can be closed: an answer that names another
+    account (an e-mail address or a person) is refused, and the form ends with a yes or no on
+    the verified account (``action_ask_close_account_confirmed``)."""
+
     def name(self) -> str:
         return "validate_close_account_form"
+
+    def validate_close_reason(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> dict[str, Any]:
+        if value is None:
+            return {"close_reason": None}
+        if any(e.get("entity") in ("email", "person") for e in (tracker.latest_message or {}).get("entities") or []):
+            dispatcher.utter_message(text=OWN_ACCOUNT_ONLY)
+            return {"close_reason": None}
+        return {"close_reason": value}
+
+
+OWN_ACCOUNT_ONLY = (
+    "I can only close the account of the customer who confirmed their identity in this chat. The holder of any "
+    "other account needs to contact us themselves."
+)
