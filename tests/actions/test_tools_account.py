@@ -63,15 +63,27 @@ def test_edit_checks_its_inputs(tools_shop):
 
 def test_close_account_is_refused_while_orders_are_in_progress(tools_shop):
     row, conv = verified(tools_shop, BUSY)
-    reply = tools_shop.call("action_close_account", conv, intent="delete_account")
+    reply = tools_shop.call("action_close_account", conv, intent="delete_account", slots={"close_account_confirmed": "yes"})
     assert "still in progress" in reply.text
     assert not tools_shop.rows("SELECT id FROM approval_requests WHERE customer_id = :c", c=row["customer_id"])
+
+
+def test_close_account_names_the_account_and_needs_a_yes(tools_shop):
+    row, conv = verified(tools_shop, IDLE)
+    question = tools_shop.call("action_ask_close_account_confirmed", conv, intent="inform")
+    masked = row["email"][0] + "***@" + row["email"].split("@")[1]
+    assert question.text == f"To confirm: close the Northwind account registered to {masked}? Yes or no"
+    unconfirmed = tools_shop.call("action_close_account", conv, intent="delete_account", slots={"close_reason": "moving abroad"})
+    assert "once you've confirmed it" in unconfirmed.text
+    assert not tools_shop.rows("SELECT id FROM approval_requests WHERE customer_id = :c", c=row["customer_id"])
+    assert tools_shop.audit(conv)[-1]["outcome"] == "not_confirmed"
 
 
 @pytest.mark.parametrize("approve", [True, False])
 def test_close_account_waits_for_a_person(tools_shop, approve):
     row, conv = verified(tools_shop, IDLE)
-    request = tools_shop.request("action_close_account", conv, intent="delete_account", slots={"close_reason": "moving abroad"})
+    request = tools_shop.request("action_close_account", conv, intent="delete_account",
+                                 slots={"close_reason": "moving abroad", "close_account_confirmed": "yes"})
     held = tools_shop.post(request)
     assert "passed your request to close the account" in held.text
     assert tools_shop.post(request).slots["approval_id"] == held.slots["approval_id"]
