@@ -28,7 +28,7 @@ from actions.backoffice.models import TICKET_PRIORITIES
 from actions.tools import inputs
 from actions.tools.appointments import TYPES
 from actions.tools.inputs import Invalid
-from actions.tools.requests import stale_slots
+from actions.tools.requests import form_starting, stale_slots
 
 
 def _today():
@@ -170,13 +170,23 @@ class ValidateCloseAccountForm(SlotChecks):
     def name(self) -> str:
         return "validate_close_account_form"
 
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+        if form_starting(self.form_name(), tracker) and _names_someone(tracker):
+            dispatcher.utter_message(text=OWN_ACCOUNT_ONLY)
+        return await super().run(dispatcher, tracker, domain)
+
     def validate_close_reason(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> dict[str, Any]:
         if value is None:
             return {"close_reason": None}
-        if any(e.get("entity") in ("email", "person") for e in (tracker.latest_message or {}).get("entities") or []):
+        if _names_someone(tracker):
             dispatcher.utter_message(text=OWN_ACCOUNT_ONLY)
             return {"close_reason": None}
         return {"close_reason": value}
+
+
+def _names_someone(tracker: Tracker) -> bool:
+    """Whether the latest message names an e-mail address or a person (someone else's account, maybe)."""
+    return any(e.get("entity") in ("email", "person") for e in (tracker.latest_message or {}).get("entities") or [])
 
 
 OWN_ACCOUNT_ONLY = (

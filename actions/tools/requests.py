@@ -37,13 +37,22 @@ def _before_validation(form: str, events: list[dict[str, Any]]) -> list[dict[str
     return events
 
 
+def _users(events: list[dict[str, Any]]) -> list[int]:
+    return [i for i, e in enumerate(events) if e.get("event") == "user"]
+
+
+def form_starting(form: str, tracker: Tracker) -> bool:
+    """Whether this validation call is the form's first, made as it starts."""
+    events = _before_validation(form, list(tracker.events or []))
+    users = _users(events)
+    return bool(users) and any(e.get("event") == "active_loop" and e.get("name") == form for e in events[users[-1]:])
+
+
 def stale_slots(form: str, tracker: Tracker, domain: dict[str, Any]) -> set[str]:
     """The form's per-request slots set before the current request; empty unless the form is starting."""
     events = _before_validation(form, list(tracker.events or []))
-    users = [i for i, e in enumerate(events) if e.get("event") == "user"]
-    if not users:
-        return set()
-    starting = any(e.get("event") == "active_loop" and e.get("name") == form for e in events[users[-1]:])
+    users = _users(events)
+    starting = form_starting(form, tracker)
     workflow = tracker.get_slot("workflow")
     request = next(
         (i for i in reversed(users) if ((events[i].get("parse_data") or {}).get("intent") or {}).get("name") == workflow),
