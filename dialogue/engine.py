@@ -269,14 +269,9 @@ class Assistant:
         """Handle one user message; returns the bot messages in REST shape
         (``[]`` while the conversation is handed off)."""
         async with self.lock_store.lock(message.sender_id):  # messages are handled in arrival order
-            verdict = await self._screen(message.text, message.sender_id)
+            verdict, card_pasted, parse_data = await asyncio.to_thread(self._understand, message.text, message.sender_id)
             if verdict is not None and verdict.flagged:
                 return await self._refuse_input(message, verdict)
-            card_pasted = self.privacy is not None and await asyncio.to_thread(self.privacy.card_pasted, message.text)
-            if card_pasted:  # not acted on, and its number entities (the card's digits) never stored
-                parse_data = InjectionRail.blocked_parse(message.text)
-            else:
-                parse_data = await asyncio.to_thread(self.parse, message.text)
             turn = await self._start_turn(message.sender_id, message.input_channel, message.metadata)
             self._log_user(turn, message.text, parse_data, message.input_channel, message.message_id, message.metadata)
             if self.privacy is not None:
@@ -393,6 +388,17 @@ class Assistant:
     async def _screen(self, text: str, sender_id: str) -> Any:
         """The input rail's verdict on a message (None without a rail)."""
         return None if self.input_rail is None else await asyncio.to_thread(self.input_rail.check, text, sender_id)
+
+    def _understand(self, text: str, sender_id: str) -> tuple[Any, bool, dict | None]:
+        """The input rail's verdict, whether a card number was pasted, and the parse (None for a
+        flagged message; an empty parse for a pasted card, whose number entities would hold its
+        digits), in one trip to a worker thread."""
+        verdict = None if self.input_rail is None else self.input_rail.check(text, sender_id)
+        if verdict is not None and verdict.flagged:
+            return verdict, False, None
+        if self.privacy is not None and self.privacy.card_pasted(text):
+            return verdict, True, InjectionRail.blocked_parse(text)
+        return verdict, False, self.parse(text)
 
     async def _refuse_input(self, message: UserMessage, verdict: Any) -> list[dict]:
         """A message the input rail flagged: stored with its verdict and an empty parse, answered
