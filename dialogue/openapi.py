@@ -45,6 +45,13 @@ _CONVERSATION_ID = {
     "description": "The conversation (sender) id.",
     "schema": _SENDER,
 }
+_INCLUDE_EVENTS = {
+    "name": "include_events",
+    "in": "query",
+    "allowEmptyValue": True,
+    "description": "Case-insensitive; empty means the default.",
+    "schema": {"type": "string", "enum": ["ALL", "APPLIED", "AFTER_RESTART", "NONE"], "default": "AFTER_RESTART"},
+}
 _SECURED = [{"TokenAuth": []}, {"JWT": []}]
 
 _SCHEMAS: dict[str, Any] = {
@@ -271,17 +278,7 @@ def openapi_document(version: str) -> dict:
                     "security": _SECURED,
                     "parameters": [
                         _CONVERSATION_ID,
-                        {
-                            "name": "include_events",
-                            "in": "query",
-                            "allowEmptyValue": True,
-                            "description": "Case-insensitive; empty means the default.",
-                            "schema": {
-                                "type": "string",
-                                "enum": ["ALL", "APPLIED", "AFTER_RESTART", "NONE"],
-                                "default": "AFTER_RESTART",
-                            },
-                        },
+                        _INCLUDE_EVENTS,
                     ],
                     "responses": {"200": _json(_ref("Tracker"), "The tracker."), **_errors(400, 401, 403, 404)},
                 }
@@ -292,17 +289,7 @@ def openapi_document(version: str) -> dict:
                     "security": _SECURED,
                     "parameters": [
                         _CONVERSATION_ID,
-                        {
-                            "name": "include_events",
-                            "in": "query",
-                            "allowEmptyValue": True,
-                            "description": "Case-insensitive; empty means the default.",
-                            "schema": {
-                                "type": "string",
-                                "enum": ["ALL", "APPLIED", "AFTER_RESTART", "NONE"],
-                                "default": "AFTER_RESTART",
-                            },
-                        },
+                        _INCLUDE_EVENTS,
                     ],
                     "requestBody": {
                         "required": True,

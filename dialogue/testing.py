@@ -425,12 +425,16 @@ def _user_lines(step: UserStep, intent: str | None) -> list[str]:
     else:
         lines += _text_lines("- user", step.user, _INDENT)
     if step.user is None and step.entities:
-        lines.append(f"{_INDENT}  entities:")
-        for entity in step.entities:
-            if "value" in entity:
-                lines.append(f"{_INDENT}  - {entity['entity']}: {_scalar(entity['value'])}")
-            else:
-                lines.append(f"{_INDENT}  - {entity['entity']}")
+        lines += _entity_lines(step.entities, _INDENT + "  ")
+    return lines
+
+
+def _entity_lines(entities: list[dict], indent: str) -> list[str]:
+    """The ``entities:`` block of a user step written without text."""
+    lines = [f"{indent}entities:"]
+    for entity in entities:
+        value = f": {_scalar(entity['value'])}" if "value" in entity else ""
+        lines.append(f"{indent}- {entity['entity']}{value}")
     return lines
 
 
@@ -785,12 +789,7 @@ def _story_step_yaml(step: Any, turn: TurnResult | None, predicted: str | None) 
         else:
             lines += _text_lines("- user", step.user or "", "  ")
         if step.user is None and step.entities:
-            lines.append("    entities:")
-            for entity in step.entities:
-                if "value" in entity:
-                    lines.append(f"    - {entity['entity']}: {_scalar(entity['value'])}")
-                else:
-                    lines.append(f"    - {entity['entity']}")
+            lines += _entity_lines(step.entities, "    ")
         return lines
     if isinstance(step, ActionStep):
         return [f"  - action: {step.name}{mark}"]
