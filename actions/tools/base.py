@@ -150,28 +150,22 @@ class Call:
 
     def order(self, order_id: str) -> Order:
         """The verified customer's order; another customer's reads exactly like a missing one."""
-        order = self.bo.orders.get_order(order_id)
-        if order is None or order.customer_id != self.customer_id:
-            raise ToolFailure(NOT_ON_ACCOUNT.format(what=f"order {order_id}"), "not_found")
-        return order
+        return self._owned(self.bo.orders.get_order(order_id), f"order {order_id}")
 
     def invoice(self, invoice_id: str):
-        invoice = self.bo.billing.get_invoice(invoice_id)
-        if invoice is None or invoice.customer_id != self.customer_id:
-            raise ToolFailure(NOT_ON_ACCOUNT.format(what=f"invoice {invoice_id}"), "not_found")
-        return invoice
+        return self._owned(self.bo.billing.get_invoice(invoice_id), f"invoice {invoice_id}")
 
     def ticket(self, ticket_id: str):
-        ticket = self.bo.ticketing.get_ticket(ticket_id)
-        if ticket is None or ticket.customer_id != self.customer_id:
-            raise ToolFailure(NOT_ON_ACCOUNT.format(what=f"ticket {ticket_id}"), "not_found")
-        return ticket
+        return self._owned(self.bo.ticketing.get_ticket(ticket_id), f"ticket {ticket_id}")
 
     def appointment(self, appointment_id: str):
-        appointment = self.bo.scheduling.get_appointment(appointment_id)
-        if appointment is None or appointment.customer_id != self.customer_id:
-            raise ToolFailure(NOT_ON_ACCOUNT.format(what=f"appointment {appointment_id}"), "not_found")
-        return appointment
+        return self._owned(self.bo.scheduling.get_appointment(appointment_id), f"appointment {appointment_id}")
+
+    def _owned(self, record, what: str):
+        """``record`` when it belongs to the verified customer; else the same failure as a missing one."""
+        if record is None or record.customer_id != self.customer_id:
+            raise ToolFailure(NOT_ON_ACCOUNT.format(what=what), "not_found")
+        return record
 
     def customer(self):
         customer = self.bo.crm.get_customer(self.customer_id)
