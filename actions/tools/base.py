@@ -25,7 +25,7 @@ import time
 from abc import ABC, abstractmethod
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from rasa_sdk import Action, Tracker
@@ -141,6 +141,17 @@ class Call:
 
     def set(self, slot: str, value: Any) -> None:
         self.events.append(SlotSet(slot, value))
+
+    def identifier(self, slot: str, parse: Callable[[Any], str], question: str) -> str:
+        """The record id the customer gave (:meth:`value`), checked by ``parse``, recorded in the
+        audited parameters and the slot; ``question`` is asked when there is none."""
+        raw = self.value(slot)
+        if raw is None:
+            raise ToolFailure(question, "missing")
+        found = parse(raw)
+        self.params[slot] = found
+        self.set(slot, found)
+        return found
 
     def escalate(self) -> None:
         if not any(e.get("event") == "followup" for e in self.events):

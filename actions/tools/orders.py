@@ -20,13 +20,7 @@ RETURN_INSTEAD = "You can return it within {days} days of delivery instead, and 
 
 
 def order_number(call: Call, question: str) -> str:
-    raw = call.value("order_id")
-    if raw is None:
-        raise ToolFailure(question, "missing")
-    order_id = inputs.order_id(raw)
-    call.params["order_id"] = order_id
-    call.set("order_id", order_id)
-    return order_id
+    return call.identifier("order_id", inputs.order_id, question)
 
 
 def describe(call: Call, order: Order) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from actions.backoffice.models import TICKET_PRIORITIES
 from actions.tools import inputs
 from actions.tools.base import Call, Tool, day, local
-from actions.tools.inputs import Invalid, ToolFailure
+from actions.tools.inputs import Invalid
 
 INTENT_CATEGORIES = {"complaint": "complaint", "payment_issue": "billing", "track_order": "order_status",
                      "get_refund": "returns", "edit_account": "account"}
@@ -42,13 +42,7 @@ def priority(call: Call) -> str:
 
 
 def ticket_number(call: Call, question: str) -> str:
-    raw = call.value("ticket_id")
-    if raw is None:
-        raise ToolFailure(question, "missing")
-    ticket_id = inputs.ticket_id(raw)
-    call.params["ticket_id"] = ticket_id
-    call.set("ticket_id", ticket_id)
-    return ticket_id
+    return call.identifier("ticket_id", inputs.ticket_id, question)
 
 
 class CreateTicket(Tool):
