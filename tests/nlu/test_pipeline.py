@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from scipy import sparse
 
 from nlu import load_data, load_model, registry, train, train_pipeline
 from nlu.config import ConfigError, default_config, load_config
@@ -40,6 +41,9 @@ def test_temperature_scaled_probabilities_are_distributions():
     assert np.allclose(proba.sum(axis=1), 1.0)
     assert model.temperature_ > 0
     assert (model.predict(X) == y).mean() > 0.9
+    # The logits are scikit-learn's, on dense and sparse input alike.
+    assert (model.predict(X) == model.model_.predict(X)).all()
+    assert np.allclose(model.predict_proba(sparse.csr_matrix(X)), proba, atol=1e-6)
 
 
 def test_two_classes_are_calibrated_too():
@@ -51,6 +55,7 @@ def test_two_classes_are_calibrated_too():
     assert proba.shape == (1200, 2) and np.allclose(proba.sum(axis=1), 1.0)
     assert model.temperature_ != 1.0
     assert (model.predict(X) == y).mean() > 0.8
+    assert (model.predict(X) == model.model_.predict(X)).all()
 
 
 def test_config_defaults_and_rasa_translation(tmp_path):

@@ -1,0 +1,48 @@
+"""The sentence encoder at both precisions: the int8 copy must stay close to the published vectors."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+from nlu.embeddings import exported_encoder, shared_encoder
+from nlu.featurizers import SentenceEmbeddingFeaturizer
+
+TEXTS = [
+    "I want to cancel my order",
+    "please stop the delivery of what I bought yesterday",
+    "what is your refund policy for damaged items?",
+    "book a table for two at an italian restaurant tonight",
+]
+
+
+def test_int8_vectors_stay_close_to_float32():
+    exact = shared_encoder(precision="float32").encode(TEXTS)
+    quantized = shared_encoder(precision="int8").encode(TEXTS)
+    assert quantized.shape == exact.shape == (len(TEXTS), 384)
+    np.testing.assert_allclose(np.linalg.norm(quantized, axis=1), 1.0, atol=1e-4)
+    assert (quantized * exact).sum(axis=1).min() > 0.98
+    # Meaning survives: the paraphrase is still the nearest of the other texts.
+    similarity = quantized @ quantized.T
+    assert similarity[0, 1] > max(similarity[0, 2], similarity[0, 3])
+
+
+def test_int8_graph_is_a_quarter_of_the_size():
+    float32, int8 = exported_encoder(precision="float32"), exported_encoder(precision="int8")
+    assert int8 != float32 and int8.exists()
+    assert int8.stat().st_size < float32.stat().st_size / 3
+
+
+def test_unknown_precision_is_refused():
+    with pytest.raises(ValueError, match="float32, int8"):
+        exported_encoder(precision="fp16")
+
+
+def test_featurizer_uses_its_precision_and_old_models_keep_float32():
+    featurizer = SentenceEmbeddingFeaturizer().fit(TEXTS)
+    assert featurizer.precision == "int8"
+    np.testing.assert_allclose(featurizer.embed(TEXTS), shared_encoder(precision="int8").encode(TEXTS))
+
+    saved_before_precision = pickle.loads(pickle.dumps(featurizer))
+    del saved_before_precision.precision
+    np.testing.assert_allclose(saved_before_precision.embed(TEXTS), shared_encoder(precision="float32").encode(TEXTS))
