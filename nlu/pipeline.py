@@ -65,7 +65,10 @@ class Pipeline:
 
         embeddings = None
         if self.intent_classifier is not None:
-            features, embeddings = self._features(texts, progress, fit=True)
+            # Featurizers that read entities learn from the annotated ones, as long as some
+            # extractor can find them again when parsing.
+            annotated = [[ent.as_dict() for ent in e.entities] for e in examples] if self._of_kind("entity_extractor") else None
+            features, embeddings = self._features(texts, progress, fit=True, entities=annotated)
             with progress.step(f"Training intent classifier on {len(texts)} examples"):
                 self.intent_classifier.fit(features, intents)
 
@@ -78,21 +81,23 @@ class Pipeline:
             component.fit(embeddings, intents)
         return self
 
-    def _features(self, texts, progress: Progress, fit=False):
+    def _features(self, texts, progress: Progress, fit=False, entities=None):
         """The stacked feature matrix, and the sentence embeddings (None without a sentence
-        featurizer), which fallbacks use to judge how far a message is from the training data."""
+        featurizer), which fallbacks use to judge how far a message is from the training data.
+        ``entities`` (one list per text) go to the featurizers that read them."""
         blocks, embeddings = [], None
         for featurizer in self._of_kind("featurizer"):
             name = type(featurizer).__name__
+            given = {"entities": entities} if getattr(featurizer, "uses_entities", False) else {}
             if fit:
-                featurizer.fit(texts)
+                featurizer.fit(texts, **given)
             if hasattr(featurizer, "embed"):  # dense encoders are the slow step: show a bar
                 with progress.step(f"{name}: embedding {len(texts)} texts", total=len(texts)) as advance:
                     vectors = featurizer.embed(texts, progress=advance)
                 embeddings = vectors if embeddings is None else embeddings
                 blocks.append(featurizer.weighted(vectors))
             else:
-                blocks.append(featurizer.transform(texts))
+                blocks.append(featurizer.transform(texts, **given))
         return (sparse.hstack(blocks, format="csr") if blocks else None), embeddings
 
     # parsing ------------------------------------------------------------------------------
@@ -106,9 +111,9 @@ class Pipeline:
             return []
         # Inputs were validated when the model was fitted; re-checking them per message costs
         # more than the prediction itself.
+        entities = self._extract(texts)  # first: featurizers may read them
         with config_context(assume_finite=True, skip_parameter_validation=True):
-            intents, rankings, embeddings = self._classify(texts)
-        entities = self._extract(texts)
+            intents, rankings, embeddings = self._classify(texts, entities)
         results = []
         for row, (text, intent, ranking, found) in enumerate(zip(texts, intents, rankings, entities)):
             embedding = embeddings[row] if embeddings is not None else None
@@ -117,12 +122,12 @@ class Pipeline:
             results.append({"text": text, "intent": intent, "entities": found, "intent_ranking": ranking})
         return results
 
-    def _classify(self, texts):
+    def _classify(self, texts, entities):
         classifier = self.intent_classifier
         if classifier is None:
             empty = {"name": None, "confidence": 0.0}
             return [dict(empty) for _ in texts], [[] for _ in texts], None
-        features, embeddings = self._features(texts, Progress())
+        features, embeddings = self._features(texts, Progress(), entities=entities)
         probabilities = classifier.predict_proba(features)
         classes = classifier.classes_
         intents, rankings = [], []

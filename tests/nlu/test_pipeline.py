@@ -206,3 +206,21 @@ def test_similarity_floor_needs_sentence_embeddings(shop_nlu, sparse_config):
     config["pipeline"].append({"name": "FallbackClassifier", "similarity_threshold": 0.4})
     with pytest.raises(ValueError, match="add a SentenceEmbeddingFeaturizer"):
         train_pipeline(load_data(shop_nlu), config)
+
+
+def test_intents_read_entity_types_not_the_names_in_the_data(shop_nlu, sparse_config):
+    pipeline = train_pipeline(load_data(shop_nlu), sparse_config)
+    words = next(c for c in pipeline.components if type(c).__name__ == "WordNgramFeaturizer")
+    assert {"order_id", "city", "email"} <= words.entity_types_
+    assert "__entity_order_id__" in words.vectorizer_.vocabulary_
+    assert "ord" not in words.vectorizer_.vocabulary_  # annotated ids are not memorised as words
+    result = pipeline.parse("please cancel order ORD-77777 now")
+    assert result["intent"]["name"] == "cancel_order"
+    assert [e["value"] for e in result["entities"] if e["entity"] == "order_id"] == ["ORD-77777"]
+
+
+def test_no_placeholders_without_an_entity_extractor(shop_nlu, sparse_config):
+    config = {**sparse_config, "pipeline": [c for c in sparse_config["pipeline"] if "Extractor" not in c["name"]]}
+    pipeline = train_pipeline(load_data(shop_nlu), config)
+    words = next(c for c in pipeline.components if type(c).__name__ == "WordNgramFeaturizer")
+    assert words.entity_types_ == frozenset()  # nothing could find them again when parsing
