@@ -19,8 +19,9 @@ import sys
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--url", help="database URL (default: $DESK_BACKOFFICE_URL or sqlite:///backoffice.db)")
+    from actions.backoffice.db import url_option
+
+    common = url_option()
     parser = argparse.ArgumentParser(prog="python -m actions.approvals", description="Decide held tool calls.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     listing = commands.add_parser("list", parents=[common], help="show requests (pending by default)")
@@ -36,36 +37,33 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
-    from sqlalchemy.exc import SQLAlchemyError
-
     from actions.backoffice import db
+
+    url = db.normalise_url(args.url)
+    return db.run_command(url, lambda: _run(args, url.render_as_string(hide_password=False)))
+
+
+def _run(args, url: str) -> int:
     from actions.backoffice.interfaces import BackofficeError
     from actions.controls import approvals
     from actions.runtime import build
 
-    url = db.normalise_url(args.url).render_as_string(hide_password=False)
+    runtime = build(url)
+    if args.command == "list":
+        requests = approvals.list_requests(None if args.status == "all" else args.status, db=runtime)
+        if not requests:
+            print(f"no {'' if args.status == 'all' else args.status + ' '}requests")
+        for r in requests:
+            decided = f"  {r.decided_by} {r.decided_at:%Y-%m-%d %H:%M}" if r.decided_by else ""
+            print(f"{r.id}  {r.status:<9} {r.requested_at:%Y-%m-%d %H:%M}  {r.customer_id}  {r.summary()}{decided}")
+        return 0
     try:
-        runtime = build(url)
-        if args.command == "list":
-            requests = approvals.list_requests(None if args.status == "all" else args.status, db=runtime)
-            if not requests:
-                print(f"no {'' if args.status == 'all' else args.status + ' '}requests")
-            for r in requests:
-                decided = f"  {r.decided_by} {r.decided_at:%Y-%m-%d %H:%M}" if r.decided_by else ""
-                print(f"{r.id}  {r.status:<9} {r.requested_at:%Y-%m-%d %H:%M}  {r.customer_id}  {r.summary()}{decided}")
-            return 0
-        try:
-            decision = approvals.decide(args.request_id, args.command == "approve", args.agent, args.reason, db=runtime)
-        except BackofficeError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        print(decision.message)
-        return 0 if (decision.executed or args.command == "reject") else 1
-    except SQLAlchemyError as exc:
-        print(db.error_message(url, exc), file=sys.stderr)
-        return 2
-    finally:
-        db.dispose_engines()
+        decision = approvals.decide(args.request_id, args.command == "approve", args.agent, args.reason, db=runtime)
+    except BackofficeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(decision.message)
+    return 0 if (decision.executed or args.command == "reject") else 1
 
 
 if __name__ == "__main__":

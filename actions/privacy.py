@@ -20,8 +20,9 @@ import sys
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--url", help="database URL (default: $DESK_BACKOFFICE_URL or sqlite:///backoffice.db)")
+    from actions.backoffice.db import url_option
+
+    common = url_option()
     parser = argparse.ArgumentParser(prog="python -m actions.privacy", description="Retention, export and erasure of personal data.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     retention = commands.add_parser("retention", parents=[common], help="delete old sent messages and audit records")

@@ -13,8 +13,6 @@ import argparse
 import sys
 from datetime import date
 
-from sqlalchemy.exc import SQLAlchemyError
-
 
 def _date(text: str) -> date:
     try:
@@ -24,8 +22,9 @@ def _date(text: str) -> date:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--url", help="database URL (default: $DESK_BACKOFFICE_URL or sqlite:///backoffice.db)")
+    from .db import url_option
+
+    common = url_option()
     dated = argparse.ArgumentParser(add_help=False)
     dated.add_argument("--today", type=_date, help="the demo's current date, YYYY-MM-DD (default: today)")
 
@@ -53,58 +52,57 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     from . import db
+
+    url = db.normalise_url(args.url)
+    return db.run_command(url, lambda: _run(args, url, url.render_as_string(hide_password=True)))
+
+
+def _run(args, url, where: str) -> int:
+    from . import db
     from .audit import AuditLog
     from .seed import COMPANY, AlreadySeeded, reset, seed
 
-    url = db.normalise_url(args.url)
-    where = url.render_as_string(hide_password=True)
-    try:
-        if args.command == "migrate":
-            revision = db.migrate(url)
-            print(f"{where}: schema at revision {revision} (head)")
-        elif args.command == "seed":
-            try:
-                counts = seed(url, today=args.today)
-            except AlreadySeeded:
-                if not args.force:
-                    print(
-                        f"{where} already holds data; nothing seeded. "
-                        "Use `python -m actions.backoffice reset` (or seed --force) to start over.",
-                        file=sys.stderr,
-                    )
-                    return 1
-                counts = reset(url, today=args.today)
-            print(f"{where}: seeded {COMPANY}: {_summary(counts)}")
-        elif args.command == "reset":
-            counts = reset(url, seed_data=not args.empty, today=args.today)
-            what = "empty schema" if args.empty else f"seeded {COMPANY}: {_summary(counts)}"
-            print(f"{where}: dropped all tables, migrated to revision {db.current_revision(url)}; {what}")
-        elif args.command == "latest-code":
-            from actions.controls.verification import latest_code_sent
-
-            code = latest_code_sent(url)
-            if code is None:
-                print(f"{where}: no verification code in the outbox", file=sys.stderr)
-                return 1
-            print(code)
-        elif args.command == "audit" and args.audit_command == "verify":
-            if db.current_revision(url) is None:
-                print(f"{where} has no back-office schema; run `python -m actions.backoffice migrate` first", file=sys.stderr)
-                return 2
-            result = AuditLog(url).verify()
-            if not result.ok:
+    if args.command == "migrate":
+        revision = db.migrate(url)
+        print(f"{where}: schema at revision {revision} (head)")
+    elif args.command == "seed":
+        try:
+            counts = seed(url, today=args.today)
+        except AlreadySeeded:
+            if not args.force:
                 print(
-                    f"audit log BROKEN at record {result.first_bad_seq}: {result.problem} "
-                    f"({result.checked} records checked before it)",
+                    f"{where} already holds data; nothing seeded. "
+                    "Use `python -m actions.backoffice reset` (or seed --force) to start over.",
                     file=sys.stderr,
                 )
                 return 1
-            print(f"audit log OK: {result.checked} records verified; head {result.last_seq} {result.last_hash}")
-    except SQLAlchemyError as exc:
-        print(db.error_message(url, exc), file=sys.stderr)
-        return 2
-    finally:
-        db.dispose_engines()
+            counts = reset(url, today=args.today)
+        print(f"{where}: seeded {COMPANY}: {_summary(counts)}")
+    elif args.command == "reset":
+        counts = reset(url, seed_data=not args.empty, today=args.today)
+        what = "empty schema" if args.empty else f"seeded {COMPANY}: {_summary(counts)}"
+        print(f"{where}: dropped all tables, migrated to revision {db.current_revision(url)}; {what}")
+    elif args.command == "latest-code":
+        from actions.controls.verification import latest_code_sent
+
+        code = latest_code_sent(url)
+        if code is None:
+            print(f"{where}: no verification code in the outbox", file=sys.stderr)
+            return 1
+        print(code)
+    elif args.command == "audit" and args.audit_command == "verify":
+        if db.current_revision(url) is None:
+            print(f"{where} has no back-office schema; run `python -m actions.backoffice migrate` first", file=sys.stderr)
+            return 2
+        result = AuditLog(url).verify()
+        if not result.ok:
+            print(
+                f"audit log BROKEN at record {result.first_bad_seq}: {result.problem} "
+                f"({result.checked} records checked before it)",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"audit log OK: {result.checked} records verified; head {result.last_seq} {result.last_hash}")
     return 0
 
 

@@ -15,6 +15,7 @@ The schema is managed by Alembic (``actions/backoffice/migrations``) and upgrade
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import threading
@@ -91,6 +92,13 @@ def error_message(url: str | URL | None, exc: Exception) -> str:
     """``error: <URL, password hidden>: <the database's first line>``, for the command lines."""
     detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
     return f"error: {normalise_url(url).render_as_string(hide_password=True)}: {detail}"
+
+
+def url_option() -> argparse.ArgumentParser:
+    """The ``--url`` option of the back office's command lines, as an argparse parent parser."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--url", help="database URL (default: $DESK_BACKOFFICE_URL or sqlite:///backoffice.db)")
+    return common
 
 
 def run_command(url: str | URL | None, body: Callable[[], int]) -> int:
