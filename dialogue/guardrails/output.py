@@ -98,19 +98,18 @@ class OutputRail:
 
     def check_events(self, events: list[dict], conversation_texts: Iterable[str], sender_id: str = "") -> int:
         """Replace, in place, the text of each bot event in ``events`` that fails the check;
-        ``conversation_texts``: what the customer gave (their messages, slot values). Returns how
-        many were replaced."""
+        ``conversation_texts``: what the customer gave (their messages, slot values), read only
+        when a bot message may hold personal data. Returns how many were replaced."""
         if not self.config.enabled:
             return 0
-        texts = list(conversation_texts)
-        said: list[str] = []
+        said: list[str] | None = None
         blocked = 0
         for event in events:
             if event.get("event") != "bot" or not isinstance(event.get("text"), str):
                 continue
-            if not said and texts and may_hold(event["text"], self.config.check | {"CREDIT_CARD"}):
-                said = [normalise(t) for t in texts if isinstance(t, str)]
-            types = self.disallowed(event, said)
+            if said is None and may_hold(event["text"], self.config.check | {"CREDIT_CARD"}):
+                said = [normalise(t) for t in conversation_texts if isinstance(t, str)]
+            types = self.disallowed(event, said or [])
             if types:
                 blocked += 1
                 logger.warning("conversation %s: a bot message with personal data (%s) was replaced by the safe text",

@@ -64,14 +64,17 @@ class PersonalDataRail:
         """Pass the turn's bot messages through the output rail. What the customer gave in this
         conversation: the texts of their messages (this turn's as typed, earlier turns' as
         stored, masked) and the values of the conversation's slots (drawn from their messages;
-        ``keep_slots`` are stored as set, so "455 Pine Street" given turns ago still counts)."""
-        given: list[str] = []
-        for event in tracker_events:
-            if event.get("event") == "user":
-                given.append(event.get("text"))
-            elif event.get("event") == "slot":
-                given += _strings(event.get("value"))
-        return self.output.check_events(new_events, given, sender_id)
+        ``keep_slots`` are stored as set, so "455 Pine Street" given turns ago still counts).
+        The conversation is read only when a bot message may hold personal data."""
+
+        def given():
+            for event in tracker_events:
+                if event.get("event") == "user":
+                    yield event.get("text")
+                elif event.get("event") == "slot":
+                    yield from _strings(event.get("value"))
+
+        return self.output.check_events(new_events, given(), sender_id)
 
     def for_storage(self, events: list[Mapping[str, Any]]) -> list[dict]:
         return self.masker.events(events, "store")
