@@ -87,10 +87,13 @@ def _quantize(source: Path, target: Path) -> None:
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     prepared, tmp = _scratch(target, "prepared"), _scratch(target)
-    quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
-    quantize_dynamic(str(prepared), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
-    prepared.unlink()
-    tmp.replace(target)
+    try:
+        quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
+        quantize_dynamic(str(prepared), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
+        tmp.replace(target)
+    finally:
+        prepared.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
 
 
 def exported_encoder(name: str = DEFAULT_ENCODER, precision: str = "float32") -> Path:

@@ -85,8 +85,8 @@ class WordNgramFeaturizer(_TfidfFeaturizer):
         self.entity_placeholders = entity_placeholders
 
     def fit(self, X, y=None, entities=None):
-        if self.entity_placeholders and entities is not None:
-            self.entity_types_ = frozenset(e["entity"] for found in entities for e in found)
+        use = self.entity_placeholders and entities is not None
+        self.entity_types_ = frozenset(e["entity"] for found in entities for e in found) if use else frozenset()
         return super().fit(X, y, entities)
 
     def _texts(self, X, entities):

@@ -66,3 +66,4 @@ def test_word_ngrams_learn_the_phrasing_around_entities():
     plain = WordNgramFeaturizer(entity_placeholders=False).fit(texts, entities=entities)
     assert plain.entity_types_ == frozenset() and "lisbon" in plain.vectorizer_.vocabulary_
     assert featurizer.transform(unseen).nnz < featurizer.transform(unseen, entities=found).nnz
+    assert featurizer.fit(texts).entity_types_ == frozenset()  # fitted again without entities: none kept
