@@ -89,3 +89,11 @@ def test_processes_starting_together_each_quantise_safely(tmp_path, monkeypatch)
     assert made[0] == made[1] and made[0].parent == tmp_path / "encoders"
     assert sorted(p.name for p in made[0].parent.iterdir()) == sorted([float32.name, made[0].name])  # no leftovers
     ort.InferenceSession(str(made[0]), providers=["CPUExecutionProvider"])  # a whole, loadable graph
+
+
+def test_retrieval_reads_the_graph_the_nlu_exports():
+    """``knowledge`` imports nothing of ours, so it names the cached file itself: the names must agree."""
+    from knowledge.embeddings import Encoder, model_files
+
+    assert model_files()[1] == exported_encoder(precision="float32")
+    np.testing.assert_allclose(Encoder().encode(TEXTS), shared_encoder(precision="float32").encode(TEXTS), atol=1e-5)
