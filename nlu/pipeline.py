@@ -8,6 +8,8 @@ Component kinds, in the order a message meets them:
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from scipy import sparse
 from sklearn import config_context
@@ -63,20 +65,23 @@ class Pipeline:
         for component in self.components:
             _fill_from_data(component, data)
 
+        entity_components = self._of_kind("entity_extractor") + self._of_kind("entity_processor")
         embeddings = None
-        if self.intent_classifier is not None:
-            # Featurizers that read entities learn from the annotated ones, as long as some
-            # extractor can find them again when parsing.
-            annotated = [[ent.as_dict() for ent in e.entities] for e in examples] if self._of_kind("entity_extractor") else None
-            features, embeddings = self._features(texts, progress, fit=True, entities=annotated)
-            with progress.step(f"Training intent classifier on {len(texts)} examples"):
-                self.intent_classifier.fit(features, intents)
-
-        all_texts = data.texts
-        gold = [[ent.as_dict() for ent in e.entities] for e in data.examples]
-        for component in self._of_kind("entity_extractor") + self._of_kind("entity_processor"):
-            with progress.step(f"Training {type(component).__name__}"):
-                component.fit(all_texts, gold)
+        # Entity components train in a background thread while the classifier trains here: the
+        # CRF, the slow one, trains in a process of its own, so the two use both cores.
+        with ThreadPoolExecutor(max_workers=1) as background:
+            entities_trained = background.submit(_fit_entity_components, entity_components, data)
+            if self.intent_classifier is not None:
+                # Featurizers that read entities learn from the annotated ones, as long as some
+                # extractor can find them again when parsing.
+                annotated = [[ent.as_dict() for ent in e.entities] for e in examples] if self._of_kind("entity_extractor") else None
+                features, embeddings = self._features(texts, progress, fit=True, entities=annotated)
+                with progress.step(f"Training intent classifier on {len(texts)} examples"):
+                    self.intent_classifier.fit(features, intents)
+            if entity_components:
+                names = ", ".join(type(component).__name__ for component in entity_components)
+                with progress.step(f"Training {names}"):
+                    entities_trained.result()
         for component in self._of_kind("fallback"):
             component.fit(embeddings, intents)
         return self
@@ -145,6 +150,12 @@ class Pipeline:
         for processor in self._of_kind("entity_processor"):
             merged = processor.process(texts, merged)
         return merged
+
+
+def _fit_entity_components(components, data: TrainingData) -> None:
+    gold = [[ent.as_dict() for ent in e.entities] for e in data.examples]
+    for component in components:
+        component.fit(data.texts, gold)
 
 
 def _fill_from_data(component, data: TrainingData) -> None:

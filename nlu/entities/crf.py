@@ -10,6 +10,7 @@ from functools import lru_cache
 import sklearn_crfsuite
 from sklearn.base import BaseEstimator
 
+from nlu import fresh_process
 from nlu.entities._spans import (
     OUTSIDE,
     bilou_to_spans,
@@ -156,9 +157,16 @@ class CRFEntityExtractor(BaseEstimator):
     # -- estimator ----------------------------------------------------------------------------
 
     def fit(self, X: Sequence[str], y: Sequence[Sequence[dict]]):
+        """Trains in a fresh process (see ``nlu.fresh_process``): crfsuite's shuffles draw from the
+        C library's random generator, which other libraries in this process draw from too."""
         check_lengths(X, y)
         if self.algorithm not in ("l2sgd", "lbfgs"):
             raise ValueError(f"algorithm must be 'l2sgd' or 'lbfgs', got {self.algorithm!r}")
+        fitted = fresh_process.call(self._fit_here, list(X), [list(found or ()) for found in y])
+        vars(self).update(vars(fitted))
+        return self
+
+    def _fit_here(self, X: Sequence[str], y: Sequence[Sequence[dict]]):
         self.trie_ = TokenTrie(self.tables) if self.tables else None
         self.compiled_patterns_ = compile_patterns(self.patterns) if self.patterns else None
         xs, ys = [], []

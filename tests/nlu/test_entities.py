@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import itertools
 import string
+import threading
 
 import joblib
 import pytest
@@ -158,12 +160,21 @@ def test_crf_joblib_round_trip_gives_identical_predictions(crf, tmp_path):
     assert loaded.get_params() == crf.get_params()
 
 
-def test_crf_training_is_deterministic():
+def test_crf_training_is_deterministic_while_others_draw_from_the_c_random_generator():
+    """ONNX Runtime, loaded with the sentence encoder, calls the C library's ``rand()`` from a
+    thread of its own: crfsuite's shuffles must not see those draws."""
     X, y = shop_corpus()
     texts = ["move my parcel from Oslo to Rome", "i want a small jacket and a medium shirt"]
-    first = CRFEntityExtractor(random_state=3).fit(X, y).predict(texts)
-    second = CRFEntityExtractor(random_state=3).fit(X, y).predict(texts)
-    assert first == second
+    libc, stop = ctypes.CDLL(None), threading.Event()
+    drawing = threading.Thread(target=lambda: [libc.rand() for _ in iter(stop.is_set, True)], daemon=True)
+    drawing.start()
+    try:
+        first = CRFEntityExtractor(random_state=3).fit(X, y).predict(texts)
+        second = CRFEntityExtractor(random_state=3).fit(X, y).predict(texts)
+    finally:
+        stop.set()
+        drawing.join()
+    assert first == second  # confidences included: the same weights, not only the same tags
 
 
 def test_crf_uses_lookup_tables_as_features():
