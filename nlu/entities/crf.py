@@ -162,6 +162,8 @@ class CRFEntityExtractor(BaseEstimator):
         check_lengths(X, y)
         if self.algorithm not in ("l2sgd", "lbfgs"):
             raise ValueError(f"algorithm must be 'l2sgd' or 'lbfgs', got {self.algorithm!r}")
+        if not any(y):  # nothing to learn: no crfsuite training to keep apart
+            return self._fit_here(X, y)
         fitted = fresh_process.call(self._fit_here, list(X), [list(found or ()) for found in y])
         vars(self).update(vars(fitted))
         return self
