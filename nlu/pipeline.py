@@ -79,8 +79,8 @@ class Pipeline:
                 with progress.step(f"Training intent classifier on {len(texts)} examples"):
                     self.intent_classifier.fit(features, intents)
             if entity_components:
-                names = ", ".join(type(component).__name__ for component in entity_components)
-                with progress.step(f"Training {names}"):
+                # What is left of their training: often nothing, as they started first.
+                with progress.step("Finishing the entity extractors, which train beside the classifier"):
                     entities_trained.result()
         for component in self._of_kind("fallback"):
             component.fit(embeddings, intents)
