@@ -154,8 +154,10 @@ class Pipeline:
 
 def _fit_entity_components(components, data: TrainingData) -> None:
     gold = [[ent.as_dict() for ent in e.entities] for e in data.examples]
+    intents = [e.intent for e in data.examples]
     for component in components:
-        component.fit(data.texts, gold)
+        given = {"intents": intents} if getattr(component, "uses_intents", False) else {}
+        component.fit(data.texts, gold, **given)
 
 
 def _fill_from_data(component, data: TrainingData) -> None:

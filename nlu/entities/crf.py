@@ -19,6 +19,7 @@ from nlu.entities._spans import (
     make_entity,
 )
 from nlu.entities.gazetteer import TokenTrie
+from nlu.entities.intent_cues import IntentCues
 from nlu.entities.patterns import compile_patterns
 from nlu.entities.tokenizer import Token, tokenize
 from nlu.registry import register
@@ -58,7 +59,9 @@ class CRFEntityExtractor(BaseEstimator):
     Features per token: lower-cased word, 2-4 character prefixes/suffixes, shape, digit/title/upper
     flags, the words in a +-``window`` window and the bigrams around the token, the position from
     either end, and, when given, membership in lookup ``tables`` (gazetteers) and matches of
-    ``patterns`` (regex features, as Rasa's RegexFeaturizer gives the CRF).
+    ``patterns`` (regex features, as Rasa's RegexFeaturizer gives the CRF). With
+    ``intent_features`` and intents given to ``fit``, every token also reads the message's likely
+    intents from a small classifier of the tagger's own (``nlu.entities.intent_cues``).
 
     Training: crfsuite's L2-regularised SGD (``algorithm="l2sgd"``: ``c2``, ``max_iterations``
     epochs), seeded by ``random_state`` so that a refit gives the same model. ``"lbfgs"`` (which
@@ -70,6 +73,9 @@ class CRFEntityExtractor(BaseEstimator):
     kind = "entity_extractor"
     from_data = {"tables": "lookups", "patterns": "regexes"}
     name = "CRFEntityExtractor"
+    uses_intents = True
+    intent_features = False  # what models saved before ``intent_features`` existed had
+    intent_cues_: IntentCues | None = None
 
     def __init__(
         self,
@@ -81,6 +87,7 @@ class CRFEntityExtractor(BaseEstimator):
         window: int = 2,
         tables: Mapping[str, Sequence[str]] | None = None,
         patterns: Sequence[tuple[str, str]] | None = None,
+        intent_features: bool = True,
     ):
         self.c1 = c1
         self.c2 = c2
@@ -90,10 +97,13 @@ class CRFEntityExtractor(BaseEstimator):
         self.window = window
         self.tables = tables
         self.patterns = patterns
+        self.intent_features = intent_features
 
     # -- features -----------------------------------------------------------------------------
 
-    def _features(self, text: str, tokens: Sequence[Token]) -> list[list[str]]:
+    def _features(self, text: str, tokens: Sequence[Token], cues: dict | None = None) -> list:
+        """Each token's attributes: names (value 1), plus the message's ``cues`` (intents with
+        their probabilities, see ``intent_cues``) when given."""
         n = len(tokens)
         lows = [t.text.lower() for t in tokens]
         feats: list[list[str]] = []
@@ -144,6 +154,8 @@ class CRFEntityExtractor(BaseEstimator):
                     for k, tok in enumerate(tokens):
                         if tok.start < m.end() and tok.end > m.start():
                             feats[k].append(f"re={name}")
+        if cues:
+            return [{**dict.fromkeys(attributes, 1.0), **cues} for attributes in feats]
         return feats
 
     @property
@@ -156,27 +168,36 @@ class CRFEntityExtractor(BaseEstimator):
 
     # -- estimator ----------------------------------------------------------------------------
 
-    def fit(self, X: Sequence[str], y: Sequence[Sequence[dict]]):
-        """Trains in a fresh process (see ``nlu.fresh_process``): crfsuite's shuffles draw from the
+    def fit(self, X: Sequence[str], y: Sequence[Sequence[dict]], intents: Sequence[str | None] | None = None):
+        """``intents``: each text's intent (or None), for ``intent_features``.
+
+        Trains in a fresh process (see ``nlu.fresh_process``): crfsuite's shuffles draw from the
         C library's random generator, which other libraries in this process draw from too."""
         check_lengths(X, y)
         if self.algorithm not in ("l2sgd", "lbfgs"):
             raise ValueError(f"algorithm must be 'l2sgd' or 'lbfgs', got {self.algorithm!r}")
         if not any(y):  # nothing to learn: no crfsuite training to keep apart
             return self._fit_here(X, y)
-        fitted = fresh_process.call(self._fit_here, list(X), [list(found or ()) for found in y])
+        intents = list(intents) if intents is not None else None
+        fitted = fresh_process.call(self._fit_here, list(X), [list(found or ()) for found in y], intents)
         vars(self).update(vars(fitted))
         return self
 
-    def _fit_here(self, X: Sequence[str], y: Sequence[Sequence[dict]]):
+    def _fit_here(self, X: Sequence[str], y: Sequence[Sequence[dict]], intents=None):
         self.trie_ = TokenTrie(self.tables) if self.tables else None
         self.compiled_patterns_ = compile_patterns(self.patterns) if self.patterns else None
+        self.intent_cues_, cues = None, None
+        if self.intent_features and intents is not None and any(y):
+            self.intent_cues_ = IntentCues(self.random_state)
+            cues = self.intent_cues_.fit_out_of_fold(X, intents)
+            if cues is None:
+                self.intent_cues_ = None  # too little data to learn intents from
         xs, ys = [], []
-        for text, ents in zip(X, y):
+        for i, (text, ents) in enumerate(zip(X, y)):
             tokens = tokenize(text)
             if not tokens:
                 continue
-            xs.append(self._features(text, tokens))
+            xs.append(self._features(text, tokens, cues[i] if cues else None))
             ys.append(entities_to_bilou(tokens, ents or ()))
         self.labels_ = sorted({t for tags in ys for t in tags if t != OUTSIDE})
         if not self.labels_:
@@ -199,14 +220,15 @@ class CRFEntityExtractor(BaseEstimator):
         if self.crf_ is None:
             return [[] for _ in X]
         tagger = self.crf_.tagger_
+        cues = self.intent_cues_.predict(X) if self.intent_cues_ is not None else [None] * len(X)
         out = []
         with self._get_lock():
-            for text in X:
+            for text, text_cues in zip(X, cues):
                 tokens = tokenize(text)
                 if not tokens:
                     out.append([])
                     continue
-                tagger.set(self._features(text, tokens))
+                tagger.set(self._features(text, tokens, text_cues))
                 tags = tagger.tag()
                 ents = []
                 for first, last, label in bilou_to_spans(tags):

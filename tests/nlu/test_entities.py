@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import datetime as dt
 import itertools
+import pickle
 import string
 import threading
 
@@ -175,6 +176,55 @@ def test_crf_training_is_deterministic_while_others_draw_from_the_c_random_gener
         stop.set()
         drawing.join()
     assert first == second  # confidences included: the same weights, not only the same tags
+
+
+SONGS = ["Thriller", "Yesterday", "Imagine", "Hallelujah", "Vogue", "Creep", "Jolene", "Roxanne", "Wonderwall", "Respect"]
+FILMS = ["Casablanca", "Vertigo", "Alien", "Jaws", "Psycho", "Rocky", "Amadeus", "Fargo", "Heat", "Gladiator"]
+
+
+def requests_far_from_their_cue():
+    """Two intents whose entities are phrased alike: only a word beyond the tagger's window tells
+    whether the title is a song or a film."""
+    X, y, intents = [], [], []
+    for kind, entity, titles in (("music", "song", SONGS), ("cinema", "film", FILMS)):
+        for k, title in enumerate(titles):
+            opener = ["some", "any", "good"][k % 3]
+            text, ents = annotate(f"{opener} {kind} tonight , i really want {{t}}", t=(title, entity, None, None))
+            X.append(text)
+            y.append(ents)
+            intents.append(f"ask_{kind}")
+    return X, y, intents
+
+
+def test_crf_intent_features_tell_apart_entities_phrased_alike():
+    X, y, intents = requests_far_from_their_cue()
+    texts = ["good music tonight , i really want Zombie", "some cinema tonight , i really want Zombie"]
+    found = CRFEntityExtractor().fit(X, y, intents=intents).predict(texts)
+    assert [[(e["value"], e["entity"]) for e in f] for f in found] == [[("Zombie", "song")], [("Zombie", "film")]]
+    # Without them the two messages look the same to the tagger where it matters: one is wrong.
+    blind = CRFEntityExtractor(intent_features=False).fit(X, y, intents=intents).predict(texts)
+    assert blind[0][0]["entity"] == blind[1][0]["entity"]
+
+
+def test_intent_cues_need_two_intents_with_two_examples_each():
+    from nlu.entities.intent_cues import IntentCues
+
+    assert IntentCues().fit_out_of_fold(["a b", "c d", "e f"], ["x", "x", "y"]) is None
+    X, _, intents = requests_far_from_their_cue()
+    cues = IntentCues().fit_out_of_fold(X + ["no intent here"], intents + [None])
+    assert cues[-1] == {}  # an example without an intent (entities only) gets no cues
+    assert max(cues[0], key=cues[0].get) == "intent=ask_music"
+    assert all(0.05 <= p <= 1 for c in cues[:-1] for p in c.values())
+
+
+def test_crf_saved_before_intent_features_still_predicts():
+    X, y, intents = requests_far_from_their_cue()
+    model = CRFEntityExtractor(intent_features=False).fit(X, y)
+    old = pickle.loads(pickle.dumps(model))
+    for attribute in ("intent_features", "intent_cues_"):  # what older code did not set
+        vars(old).pop(attribute, None)
+    assert old.get_params()["intent_features"] is False
+    assert old.predict(["some music tonight , i really want Zombie"]) == model.predict(["some music tonight , i really want Zombie"])
 
 
 def test_crf_uses_lookup_tables_as_features():
