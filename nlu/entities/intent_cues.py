@@ -3,12 +3,12 @@
 Which entity a span is often depends on the request around it: a title after "play" is a track or
 an album, after "find" a book or a film. A tagger that sees a few words either side cannot tell;
 one that is told the message's likely intents can. ``IntentCues`` is a small intent classifier of
-the tagger's own (word and character n-grams, no sentence encoder: cheap, and independent of the
-pipeline's classifier) whose probabilities become token attributes ``intent=<name>``.
+the tagger's own (word n-grams only: cheap, and independent of the pipeline's classifier, which
+reads the tagger's entities) whose probabilities become token attributes ``intent=<name>``.
 
 The tagger learns from out-of-fold probabilities: what the classifier says of messages it was not
 trained on, so the tagger learns how far to trust them. On SNIPS this raised entity micro-F1 from
-94.6 to 95.4 on the validation split.
+94.6 to 95.2 on the validation split (with character n-grams too: 95.4, at twice the cost).
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import sparse
 from sklearn.model_selection import StratifiedKFold
 
-from nlu.featurizers import CharNgramFeaturizer, WordNgramFeaturizer
+from nlu.featurizers import WordNgramFeaturizer
 from nlu.intents import LogisticRegressionIntentClassifier
 
 FOLDS = 5
@@ -41,11 +40,9 @@ class IntentCues:
         folds = min(FOLDS, int(counts.min())) if len(names) >= 2 else 0
         if folds < 2:
             return None
-        self.featurizers_ = [WordNgramFeaturizer(entity_placeholders=False), CharNgramFeaturizer()]
         chosen = [texts[i] for i in labelled]
-        for featurizer in self.featurizers_:
-            featurizer.fit(chosen)
-        X = self._features(chosen)
+        self.featurizer_ = WordNgramFeaturizer(entity_placeholders=False).fit(chosen)
+        X = self.featurizer_.transform(chosen)
         out_of_fold = np.zeros((len(labelled), len(names)))
         splits = StratifiedKFold(folds, shuffle=True, random_state=self.random_state).split(X, y)
         for train, held_out in splits:
@@ -58,14 +55,11 @@ class IntentCues:
         return cues
 
     def predict(self, texts: Sequence[str]) -> list[dict]:
-        probabilities = self.classifier_.predict_proba(self._features(texts))
+        probabilities = self.classifier_.predict_proba(self.featurizer_.transform(texts))
         return [_top(self.classifier_.classes_, row) for row in probabilities]
 
     def _classifier(self):
         return LogisticRegressionIntentClassifier(calibrate=False, random_state=self.random_state)
-
-    def _features(self, texts):
-        return sparse.hstack([f.transform(texts) for f in self.featurizers_], format="csr")
 
 
 def _top(names, probabilities) -> dict:
