@@ -235,4 +235,6 @@ def test_payment_method_link_is_signed_and_never_takes_card_details(tools_shop):
         del os.environ["DESK_LINK_SECRET"]
     record = tools_shop.audit(conv)[-1]
     assert record["outcome"] == "ok" and record["parameters"]["card_details_in_message"] is True
-    assert "4111" not in str(tools_shop.audit(conv))
+    # What the records say (hashes, times and sequence numbers are digits that may hold "4111").
+    said = [(r["tool"], r["parameters"], r["outcome"]) for r in tools_shop.audit(conv)]
+    assert "4111" not in str(said)
