@@ -3,6 +3,7 @@ approval gate (approve and reject, in code and on the command line), retried ref
 payment-method link."""
 
 import os
+import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 import sys
@@ -235,6 +236,7 @@ def test_payment_method_link_is_signed_and_never_takes_card_details(tools_shop):
         del os.environ["DESK_LINK_SECRET"]
     record = tools_shop.audit(conv)[-1]
     assert record["outcome"] == "ok" and record["parameters"]["card_details_in_message"] is True
-    # What the records say (hashes, times and sequence numbers are digits that may hold "4111").
-    said = [(r["tool"], r["parameters"], r["outcome"]) for r in tools_shop.audit(conv)]
-    assert "4111" not in str(said)
+    # Not the card number nor eight of its digits, in what the records say (their hashes, times
+    # and sequence numbers are digits that may hold a short run like "4111" by chance).
+    said = str([(r["tool"], r["parameters"], r["outcome"]) for r in tools_shop.audit(conv)])
+    assert not re.search(r"4111[ -]?1111", said)
