@@ -97,12 +97,22 @@ class WordNgramFeaturizer(_TfidfFeaturizer):
 
 def with_placeholders(text: str, entities, types) -> str:
     """``text`` with each entity of one of ``types`` replaced by a token naming its type."""
+    return replace_entities(text, entities, lambda entity: _placeholder(entity) if entity in types else None)
+
+
+def _placeholder(entity: str) -> str:
+    return " __entity_" + re.sub(r"\W+", "_", entity) + "__ "
+
+
+def replace_entities(text: str, entities, replacement) -> str:
+    """``text`` with each entity's span replaced by ``replacement(entity_type)``; spans for which it
+    returns None, and spans overlapping one already replaced, are kept."""
     pieces, end = [], 0
     for entity in sorted(entities, key=lambda e: e["start"]):
-        if entity["entity"] not in types or entity["start"] < end:
-            continue  # not a type the model knows, or overlapping one already replaced
-        token = re.sub(r"\W+", "_", entity["entity"])
-        pieces += [text[end : entity["start"]], f" __entity_{token}__ "]
+        new = replacement(entity["entity"]) if entity["start"] >= end else None
+        if new is None:
+            continue
+        pieces += [text[end : entity["start"]], new]
         end = entity["end"]
     return "".join(pieces) + text[end:]
 

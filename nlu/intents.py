@@ -7,6 +7,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
+from nlu.featurizers import replace_entities
 from nlu.registry import register
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -70,9 +71,15 @@ class FallbackClassifier(BaseEstimator):
     ``max_in_scope_loss`` of held-out training examples fall under, so that data phrased more
     sparsely than usual does not lose in-scope messages to it. Examples of
     ``out_of_scope_intent`` are not counted as training data here.
+
+    A message can also lie far only because of its entities: a film title or a product name the
+    training data never had. A message under the floor that has entities of the types in the
+    training data is judged again, with each entity replaced by its type's most common text in
+    the training data (``with_typical_entities``); the pipeline embeds that text for it.
     """
 
     kind = "fallback"
+    typical_entity_texts_: dict = {}  # models saved before it existed replace no entities
 
     def __init__(self, threshold=0.3, ambiguity_threshold=0.1, similarity_threshold=None, max_in_scope_loss=0.005,
                  out_of_scope_intent="out_of_scope"):
@@ -82,10 +89,12 @@ class FallbackClassifier(BaseEstimator):
         self.max_in_scope_loss = max_in_scope_loss
         self.out_of_scope_intent = out_of_scope_intent
 
-    def fit(self, embeddings=None, intents=None):
-        """``embeddings``: the training texts' sentence vectors; ``intents``: their intents."""
+    def fit(self, embeddings=None, intents=None, typical_entity_texts=None):
+        """``embeddings``: the training texts' sentence vectors; ``intents``: their intents;
+        ``typical_entity_texts``: the most common text of each entity type in the training data."""
         self.examples_ = None
         self.similarity_floor_ = None
+        self.typical_entity_texts_ = dict(typical_entity_texts or {})
         if self.similarity_threshold is None:
             return self
         if embeddings is None or intents is None:
@@ -103,22 +112,34 @@ class FallbackClassifier(BaseEstimator):
         self.similarity_floor_ = min(float(self.similarity_threshold), cap)
         return self
 
-    def should_fallback(self, ranking: list[dict], embedding=None) -> bool:
+    def should_fallback(self, ranking: list[dict], embedding=None, typical_embedding=None) -> bool:
+        """``typical_embedding``: that of the message's ``with_typical_entities`` text, if it has one."""
         if not ranking:
             return True
         top = ranking[0]["confidence"]
         second = ranking[1]["confidence"] if len(ranking) > 1 else 0.0
         if top < self.threshold or top - second < self.ambiguity_threshold:
             return True
-        return self._far_from_training_data(embedding)
+        if not self.far_from_training_data(embedding):
+            return False
+        return typical_embedding is None or self.far_from_training_data(typical_embedding)
 
-    def _far_from_training_data(self, embedding) -> bool:
+    def far_from_training_data(self, embedding) -> bool:
+        """Whether no training example is as similar to ``embedding`` as the floor (False when
+        there is no floor or no embedding to judge)."""
         if getattr(self, "examples_", None) is None or embedding is None:
             return False
         return float(self.examples_.nearest(np.asarray(embedding)[None, :])[0, 0]) < self.similarity_floor_
 
-    def apply(self, intent: dict, ranking: list[dict], embedding=None) -> dict:
-        if self.should_fallback(ranking, embedding):
+    def with_typical_entities(self, text: str, entities) -> str | None:
+        """``text`` with each entity of a type the training data has replaced by that type's most
+        common text there; None when no entity is replaced."""
+        typical = self.typical_entity_texts_
+        replaced = replace_entities(text, entities, typical.get)
+        return replaced if replaced != text else None
+
+    def apply(self, intent: dict, ranking: list[dict], embedding=None, typical_embedding=None) -> dict:
+        if self.should_fallback(ranking, embedding, typical_embedding):
             return {"name": FALLBACK_INTENT, "confidence": self.threshold}
         return intent
 

@@ -83,7 +83,7 @@ class Pipeline:
                 with progress.step("Finishing the entity extractors, which train beside the classifier"):
                     entities_trained.result()
         for component in self._of_kind("fallback"):
-            component.fit(embeddings, intents)
+            component.fit(embeddings, intents, data.typical_entity_texts())
         return self
 
     def _features(self, texts, progress: Progress, fit=False, entities=None):
@@ -120,13 +120,33 @@ class Pipeline:
         entities = self._extract(texts)  # first: featurizers may read them
         with config_context(assume_finite=True, skip_parameter_validation=True):
             intents, rankings, embeddings = self._classify(texts, entities)
-        results = []
-        for row, (text, intent, ranking, found) in enumerate(zip(texts, intents, rankings, entities)):
-            embedding = embeddings[row] if embeddings is not None else None
-            for fallback in self._of_kind("fallback"):
-                intent = fallback.apply(intent, ranking, embedding)
-            results.append({"text": text, "intent": intent, "entities": found, "intent_ranking": ranking})
-        return results
+        for fallback in self._of_kind("fallback"):
+            typical = self._typical_embeddings(fallback, texts, entities, embeddings)
+            intents = [
+                fallback.apply(intent, ranking, embeddings[row] if embeddings is not None else None, typical.get(row))
+                for row, (intent, ranking) in enumerate(zip(intents, rankings))
+            ]
+        return [
+            {"text": text, "intent": intent, "entities": found, "intent_ranking": ranking}
+            for text, intent, ranking, found in zip(texts, intents, rankings, entities)
+        ]
+
+    def _typical_embeddings(self, fallback, texts, entities, embeddings) -> dict[int, np.ndarray]:
+        """For the messages ``fallback`` finds far from the training data, the sentence vectors of
+        their texts with typical entities in place of their own (by row; rows with none left out).
+        Only these few messages are embedded twice."""
+        if embeddings is None:
+            return {}
+        rows, typical_texts = [], []
+        for row, (text, found) in enumerate(zip(texts, entities)):
+            typical_text = fallback.far_from_training_data(embeddings[row]) and fallback.with_typical_entities(text, found)
+            if typical_text:
+                rows.append(row)
+                typical_texts.append(typical_text)
+        if not rows:
+            return {}
+        encoder = next(f for f in self._of_kind("featurizer") if hasattr(f, "embed"))
+        return dict(zip(rows, encoder.sentence_vectors(encoder.embed(typical_texts))))
 
     def _classify(self, texts, entities):
         classifier = self.intent_classifier

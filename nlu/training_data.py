@@ -75,6 +75,14 @@ class TrainingData:
     def entity_types(self) -> list[str]:
         return sorted({ent.entity for e in self.examples for ent in e.entities})
 
+    def typical_entity_texts(self) -> dict[str, str]:
+        """The most common annotated text of each entity type (the first seen, among equals)."""
+        counts: dict[str, Counter] = {}
+        for example in self.examples:
+            for ent in example.entities:
+                counts.setdefault(ent.entity, Counter())[example.text[ent.start : ent.end]] += 1
+        return {entity: texts.most_common(1)[0][0] for entity, texts in counts.items()}
+
     def intent_counts(self) -> Counter:
         return Counter(e.intent for e in self.examples if e.intent)
 

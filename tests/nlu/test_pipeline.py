@@ -7,7 +7,7 @@ from nlu.config import ConfigError, default_config, load_config
 from nlu.intents import FALLBACK_INTENT, FallbackClassifier, LogisticRegressionIntentClassifier
 from nlu.model import ModelNotFoundError, resolve_model_path
 from nlu.pipeline import Pipeline, TrainingError
-from nlu.training_data import Example, TrainingData
+from nlu.training_data import Entity, Example, TrainingData
 
 
 def test_registry_knows_versioned_and_plain_names():
@@ -198,6 +198,43 @@ def test_similarity_floor_ignores_out_of_scope_examples_and_survives_pickling():
     assert fallback.should_fallback(ranking, outside[0])  # out-of-scope examples are not in-scope data
     restored = pickle.loads(pickle.dumps(fallback))
     assert restored.should_fallback(ranking, outside[0]) and not restored.should_fallback(ranking, inside[0])
+
+
+def test_similarity_floor_looks_again_with_typical_entities_in_place_of_unfamiliar_ones():
+    rng = np.random.default_rng(3)
+    embeddings = _unit(rng.normal(size=(100, 8)) + 5 * np.eye(8)[0])
+    fallback = FallbackClassifier(threshold=0.2, ambiguity_threshold=0.0, similarity_threshold=0.9).fit(
+        embeddings, ["inform"] * 100, {"city": "Lisbon"})
+    city = [{"start": 8, "end": 15, "value": "Qaanaaq", "entity": "city"}]
+    assert fallback.with_typical_entities("ship to Qaanaaq", city) == "ship to Lisbon"
+    assert fallback.with_typical_entities("ship to Qaanaaq", [dict(city[0], entity="port")]) is None  # untrained type
+    assert fallback.with_typical_entities("ship to Lisbon", [dict(city[0], end=14)]) is None  # nothing changes
+    ranking = [{"name": "inform", "confidence": 0.9}]
+    near, far = embeddings[0], _unit([[-1.0, 1.0, 0, 0, 0, 0, 0, 0]])[0]
+    assert fallback.apply(dict(ranking[0]), ranking, far, typical_embedding=near) == ranking[0]
+    assert fallback.apply(dict(ranking[0]), ranking, far, typical_embedding=far)["name"] == FALLBACK_INTENT
+    assert fallback.apply(dict(ranking[0]), ranking, near, typical_embedding=far) == ranking[0]
+
+
+def test_unfamiliar_entity_values_alone_do_not_make_a_message_fall_back(trained_model_path):
+    model = load_model(trained_model_path)
+    fallback = next(c for c in model.pipeline.components if isinstance(c, FallbackClassifier))
+    assert fallback.typical_entity_texts_["city"] in {"Lisbon", "Berlin", "Oslo", "Madrid", "new york"}
+    text = "ship to Qaanaaq"  # a town far from the training data's examples, as the encoder sees it
+    assert [e["entity"] for e in model.parse(text)["entities"]] == ["city"]
+    assert model.parse(text)["intent"]["name"] == "inform"
+    fallback.typical_entity_texts_ = {}
+    assert model.parse(text)["intent"]["name"] == FALLBACK_INTENT
+    assert model.parse("who won the football match in Ouagadougou")["intent"]["name"] == FALLBACK_INTENT
+
+
+def test_typical_entity_texts_are_the_most_common_annotated_ones():
+    def example(text, start, end, entity):
+        return Example(text, "inform", (Entity(start, end, text[start:end].lower(), entity),))
+
+    data = TrainingData([example("to Oslo", 3, 7, "city"), example("to Lima", 3, 7, "city"),
+                         example("Lima please", 0, 4, "city"), example("at 5", 3, 4, "number"), Example("hi", "greet")])
+    assert data.typical_entity_texts() == {"city": "Lima", "number": "5"}
 
 
 def test_similarity_floor_needs_sentence_embeddings(shop_nlu, sparse_config):
