@@ -75,7 +75,7 @@ class FallbackClassifier(BaseEstimator):
     A message can also lie far only because of its entities: a film title or a product name the
     training data never had. A message under the floor that has entities of the types in the
     training data is judged again, with each entity replaced by its type's most common text in
-    the training data (``with_typical_entities``); the pipeline embeds that text for it.
+    the training data (``with_typical_entities``), which the pipeline embeds for it.
     """
 
     kind = "fallback"
@@ -112,34 +112,30 @@ class FallbackClassifier(BaseEstimator):
         self.similarity_floor_ = min(float(self.similarity_threshold), cap)
         return self
 
-    def should_fallback(self, ranking: list[dict], embedding=None, typical_embedding=None) -> bool:
-        """``typical_embedding``: that of the message's ``with_typical_entities`` text, if it has one."""
+    def should_fallback(self, ranking: list[dict], far_from_training_data: bool = False) -> bool:
+        """``far_from_training_data``: what :meth:`far_from_training_data` found for the message."""
         if not ranking:
             return True
         top = ranking[0]["confidence"]
         second = ranking[1]["confidence"] if len(ranking) > 1 else 0.0
-        if top < self.threshold or top - second < self.ambiguity_threshold:
-            return True
-        if not self.far_from_training_data(embedding):
-            return False
-        return typical_embedding is None or self.far_from_training_data(typical_embedding)
+        return top < self.threshold or top - second < self.ambiguity_threshold or far_from_training_data
 
-    def far_from_training_data(self, embedding) -> bool:
-        """Whether no training example is as similar to ``embedding`` as the floor (False when
-        there is no floor or no embedding to judge)."""
-        if getattr(self, "examples_", None) is None or embedding is None:
-            return False
-        return float(self.examples_.nearest(np.asarray(embedding)[None, :])[0, 0]) < self.similarity_floor_
+    def far_from_training_data(self, embeddings) -> np.ndarray:
+        """For each sentence vector (one per row), whether no training example is as similar as the
+        floor; all False when there is no floor. One search for the whole batch."""
+        embeddings = np.asarray(embeddings)
+        if getattr(self, "examples_", None) is None:
+            return np.zeros(len(embeddings), dtype=bool)
+        return self.examples_.nearest(embeddings)[:, 0] < self.similarity_floor_
 
     def with_typical_entities(self, text: str, entities) -> str | None:
         """``text`` with each entity of a type the training data has replaced by that type's most
         common text there; None when no entity is replaced."""
-        typical = self.typical_entity_texts_
-        replaced = replace_entities(text, entities, typical.get)
+        replaced = replace_entities(text, entities, self.typical_entity_texts_.get)
         return replaced if replaced != text else None
 
-    def apply(self, intent: dict, ranking: list[dict], embedding=None, typical_embedding=None) -> dict:
-        if self.should_fallback(ranking, embedding, typical_embedding):
+    def apply(self, intent: dict, ranking: list[dict], far_from_training_data: bool = False) -> dict:
+        if self.should_fallback(ranking, far_from_training_data):
             return {"name": FALLBACK_INTENT, "confidence": self.threshold}
         return intent
 

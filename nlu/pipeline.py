@@ -121,32 +121,27 @@ class Pipeline:
         with config_context(assume_finite=True, skip_parameter_validation=True):
             intents, rankings, embeddings = self._classify(texts, entities)
         for fallback in self._of_kind("fallback"):
-            typical = self._typical_embeddings(fallback, texts, entities, embeddings)
-            intents = [
-                fallback.apply(intent, ranking, embeddings[row] if embeddings is not None else None, typical.get(row))
-                for row, (intent, ranking) in enumerate(zip(intents, rankings))
-            ]
+            far = self._far_from_training_data(fallback, texts, entities, embeddings)
+            intents = [fallback.apply(*args) for args in zip(intents, rankings, far)]
         return [
             {"text": text, "intent": intent, "entities": found, "intent_ranking": ranking}
             for text, intent, ranking, found in zip(texts, intents, rankings, entities)
         ]
 
-    def _typical_embeddings(self, fallback, texts, entities, embeddings) -> dict[int, np.ndarray]:
-        """For the messages ``fallback`` finds far from the training data, the sentence vectors of
-        their texts with typical entities in place of their own (by row; rows with none left out).
-        Only these few messages are embedded twice."""
+    def _far_from_training_data(self, fallback, texts, entities, embeddings) -> np.ndarray:
+        """Which messages ``fallback`` finds far from the training data. Those that are, and have
+        entities of the types trained on, are judged again with typical entities in place of their
+        own: only they are embedded twice."""
         if embeddings is None:
-            return {}
-        rows, typical_texts = [], []
-        for row, (text, found) in enumerate(zip(texts, entities)):
-            typical_text = fallback.far_from_training_data(embeddings[row]) and fallback.with_typical_entities(text, found)
-            if typical_text:
-                rows.append(row)
-                typical_texts.append(typical_text)
-        if not rows:
-            return {}
-        encoder = next(f for f in self._of_kind("featurizer") if hasattr(f, "embed"))
-        return dict(zip(rows, encoder.sentence_vectors(encoder.embed(typical_texts))))
+            return np.zeros(len(texts), dtype=bool)
+        far = fallback.far_from_training_data(embeddings)
+        again = {row: fallback.with_typical_entities(texts[row], entities[row]) for row in np.flatnonzero(far)}
+        again = {row: text for row, text in again.items() if text is not None}
+        if again:
+            encoder = next(f for f in self._of_kind("featurizer") if hasattr(f, "embed"))
+            typical = encoder.sentence_vectors(encoder.embed(list(again.values())))
+            far[list(again)] = fallback.far_from_training_data(typical)
+        return far
 
     def _classify(self, texts, entities):
         classifier = self.intent_classifier

@@ -171,9 +171,11 @@ def test_similarity_floor_falls_back_far_from_the_training_data():
     confident = [{"name": "a", "confidence": 0.9}, {"name": "b", "confidence": 0.05}]
     near = embeddings[0] * 0.999 + embeddings[1] * 0.001
     far = _unit([[-1.0, 0, 0, 0, 0, 0, 0, 1.0]])[0]
-    assert fallback.apply(dict(confident[0]), confident, near) == confident[0]
-    assert fallback.apply(dict(confident[0]), confident, far)["name"] == FALLBACK_INTENT
-    assert fallback.apply(dict(confident[0]), confident, None) == confident[0]  # no embedding: no judgement
+    assert list(fallback.far_from_training_data([near, far])) == [False, True]
+    assert fallback.apply(dict(confident[0]), confident, far_from_training_data=False) == confident[0]
+    assert fallback.apply(dict(confident[0]), confident, far_from_training_data=True)["name"] == FALLBACK_INTENT
+    no_floor = FallbackClassifier().fit(embeddings, intents)
+    assert list(no_floor.far_from_training_data([near, far])) == [False, False]
 
 
 def test_similarity_floor_is_capped_by_held_out_training_similarity():
@@ -194,26 +196,17 @@ def test_similarity_floor_ignores_out_of_scope_examples_and_survives_pickling():
     outside = _unit(rng.normal(size=(50, 8)) - 5 * np.eye(8)[0])
     fallback = FallbackClassifier(similarity_threshold=0.5).fit(
         np.vstack([inside, outside]), ["in"] * 50 + ["out_of_scope"] * 50)
-    ranking = [{"name": "out_of_scope", "confidence": 0.9}, {"name": "in", "confidence": 0.1}]
-    assert fallback.should_fallback(ranking, outside[0])  # out-of-scope examples are not in-scope data
+    assert fallback.far_from_training_data(outside[:1])[0]  # out-of-scope examples are not in-scope data
     restored = pickle.loads(pickle.dumps(fallback))
-    assert restored.should_fallback(ranking, outside[0]) and not restored.should_fallback(ranking, inside[0])
+    assert list(restored.far_from_training_data([outside[0], inside[0]])) == [True, False]
 
 
-def test_similarity_floor_looks_again_with_typical_entities_in_place_of_unfamiliar_ones():
-    rng = np.random.default_rng(3)
-    embeddings = _unit(rng.normal(size=(100, 8)) + 5 * np.eye(8)[0])
-    fallback = FallbackClassifier(threshold=0.2, ambiguity_threshold=0.0, similarity_threshold=0.9).fit(
-        embeddings, ["inform"] * 100, {"city": "Lisbon"})
+def test_typical_entities_replace_those_of_the_types_trained_on():
+    fallback = FallbackClassifier(similarity_threshold=0.9).fit(_unit(np.eye(4)), ["inform"] * 4, {"city": "Lisbon"})
     city = [{"start": 8, "end": 15, "value": "Qaanaaq", "entity": "city"}]
     assert fallback.with_typical_entities("ship to Qaanaaq", city) == "ship to Lisbon"
     assert fallback.with_typical_entities("ship to Qaanaaq", [dict(city[0], entity="port")]) is None  # untrained type
     assert fallback.with_typical_entities("ship to Lisbon", [dict(city[0], end=14)]) is None  # nothing changes
-    ranking = [{"name": "inform", "confidence": 0.9}]
-    near, far = embeddings[0], _unit([[-1.0, 1.0, 0, 0, 0, 0, 0, 0]])[0]
-    assert fallback.apply(dict(ranking[0]), ranking, far, typical_embedding=near) == ranking[0]
-    assert fallback.apply(dict(ranking[0]), ranking, far, typical_embedding=far)["name"] == FALLBACK_INTENT
-    assert fallback.apply(dict(ranking[0]), ranking, near, typical_embedding=far) == ranking[0]
 
 
 def test_unfamiliar_entity_values_alone_do_not_make_a_message_fall_back(trained_model_path):
@@ -223,9 +216,11 @@ def test_unfamiliar_entity_values_alone_do_not_make_a_message_fall_back(trained_
     text = "ship to Qaanaaq"  # a town far from the training data's examples, as the encoder sees it
     assert [e["entity"] for e in model.parse(text)["entities"]] == ["city"]
     assert model.parse(text)["intent"]["name"] == "inform"
-    fallback.typical_entity_texts_ = {}
-    assert model.parse(text)["intent"]["name"] == FALLBACK_INTENT
     assert model.parse("who won the football match in Ouagadougou")["intent"]["name"] == FALLBACK_INTENT
+    floor, fallback.similarity_floor_ = fallback.similarity_floor_, 0.95
+    assert model.parse(text)["intent"]["name"] == FALLBACK_INTENT  # "ship to Lisbon" is far from this floor too
+    fallback.similarity_floor_, fallback.typical_entity_texts_ = floor, {}  # judged on the text alone
+    assert model.parse(text)["intent"]["name"] == FALLBACK_INTENT
 
 
 def test_typical_entity_texts_are_the_most_common_annotated_ones():
