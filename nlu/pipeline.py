@@ -122,7 +122,9 @@ class Pipeline:
             intents, rankings, embeddings = self._classify(texts, entities)
         for fallback in self._of_kind("fallback"):
             far = self._far_from_training_data(fallback, texts, entities, embeddings)
-            intents = [fallback.apply(*args) for args in zip(intents, rankings, far)]
+            intents = [
+                fallback.apply(intent, ranking, is_far) for intent, ranking, is_far in zip(intents, rankings, far)
+            ]
         return [
             {"text": text, "intent": intent, "entities": found, "intent_ranking": ranking}
             for text, intent, ranking, found in zip(texts, intents, rankings, entities)
