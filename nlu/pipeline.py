@@ -53,6 +53,12 @@ class Pipeline:
         found = self._of_kind("intent_classifier")
         return found[0] if found else None
 
+    @property
+    def sentence_featurizer(self):
+        """The first featurizer that embeds sentences: its sentence vectors are what fallbacks
+        judge how far a message is from the training data by."""
+        return next((f for f in self._of_kind("featurizer") if hasattr(f, "embed")), None)
+
     # training -----------------------------------------------------------------------------
 
     def fit(self, data: TrainingData, progress: Progress | None = None) -> Pipeline:
@@ -99,7 +105,7 @@ class Pipeline:
             if hasattr(featurizer, "embed"):  # dense encoders are the slow step: show a bar
                 with progress.step(f"{name}: embedding {len(texts)} texts", total=len(texts)) as advance:
                     embedded = featurizer.embed(texts, progress=advance)
-                if embeddings is None:
+                if featurizer is self.sentence_featurizer:
                     embeddings = featurizer.sentence_vectors(embedded)
                 blocks.append(featurizer.weighted(embedded))
             else:
@@ -140,7 +146,7 @@ class Pipeline:
         again = {row: fallback.with_typical_entities(texts[row], entities[row]) for row in np.flatnonzero(far)}
         again = {row: text for row, text in again.items() if text is not None}
         if again:
-            encoder = next(f for f in self._of_kind("featurizer") if hasattr(f, "embed"))
+            encoder = self.sentence_featurizer
             typical = encoder.sentence_vectors(encoder.embed(list(again.values())))
             far[list(again)] = fallback.far_from_training_data(typical)
         return far
